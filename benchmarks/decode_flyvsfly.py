@@ -5,6 +5,7 @@ decode 16 JPEG frames of 144x144 to uint8 [16, 144, 144, 3].
 
     python benchmarks/decode_flyvsfly.py                  # synthetic release-format records in a temp dir
     python benchmarks/decode_flyvsfly.py --data-dir DIR   # an existing data dir (release or mini-SciVid)
+    python benchmarks/decode_flyvsfly.py --mini           # mini-SciVid from the cache (generated if needed)
     SCIVID_DATA_DIR=DIR python benchmarks/decode_flyvsfly.py
 
 Prints the clips/s figure (wall clock, and per CPU-second, which does not depend on other
@@ -45,6 +46,7 @@ def write_synthetic(root, n, rng):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data-dir', default=None, help='data dir with full/fly_vs_fly (default: $SCIVID_DATA_DIR, else synthetic)')
+    p.add_argument('--mini', action='store_true', help='use mini-SciVid (scivid.mini.mini_scivid_dir(), generated once)')
     p.add_argument('--split', default='train')
     p.add_argument('--records', type=int, default=200, help='synthetic records to write')
     p.add_argument('--seconds', type=float, default=10.0, help='measuring time')
@@ -54,7 +56,11 @@ def main():
     cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
     rng = np.random.default_rng(0)
-    root = Path(args.data_dir).expanduser() if args.data_dir else env_data_dir()
+    if args.mini:
+        from scivid.mini import mini_scivid_dir
+        root = mini_scivid_dir()
+    else:
+        root = Path(args.data_dir).expanduser() if args.data_dir else env_data_dir()
     if root is None:
         root = Path(tempfile.mkdtemp(prefix='scivid-bench-'))
         t0 = time.perf_counter()
