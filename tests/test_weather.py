@@ -1,0 +1,112 @@
+"""WeatherBench 2 task: area weights and wRMSE against a plain, independent numpy computation
+(polar rows included, real and coarse grids), and the persistence control through the trainer."""
+import numpy as np
+import pytest
+from scivid.weather_data import WEATHER_RESIDUAL_STDS
+from scivid.weather import (WEATHER_NAMES, grid_area_weights, grid_latitudes, weather_score, weather_reduce,
+                            weather_loss)
+
+GRIDS = [(181, 360), (19, 36), (33, 64)]  # the release's 1-degree grid and coarse pole-to-pole grids
+
+
+def plain_area_weights(num_lat):
+    """Weights written out row by row: the polar rows cover only half a cell (sin^2(d/4)), the others
+    cos(lat) sin(d/2); normalised so that their mean is 1."""
+    d = np.pi / (num_lat - 1)  # spacing in radians, read from the pole-to-pole coordinate
+    out = []
+    for i in range(num_lat):
+        lat = -np.pi / 2 + i * d
+        if i == 0 or i == num_lat - 1:
+            out.append(np.sin(d / 4) ** 2)
+        else:
+            out.append(np.cos(lat) * np.sin(d / 2))
+    out = np.array(out)
+    return out * num_lat / out.sum()
+
+
+def band_area_weights(num_lat):
+    """The same weights from geometry: the area of the band between each row's latitude bounds
+    (clipped at the poles) is proportional to sin(upper) - sin(lower)."""
+    lat = np.linspace(-90, 90, num_lat)
+    half = 90 / (num_lat - 1)
+    upper, lower = np.minimum(lat + half, 90), np.maximum(lat - half, -90)
+    area = np.sin(np.radians(upper)) - np.sin(np.radians(lower))
+    return area / area.mean()
+
+
+@pytest.mark.parametrize('num_lat', [181, 19, 33, 5])
+def test_area_weights_match_plain_computation(num_lat):
+    w = grid_area_weights(num_lat)
+    np.testing.assert_allclose(w, plain_area_weights(num_lat), rtol=1e-5)
+    np.testing.assert_allclose(w, band_area_weights(num_lat), rtol=1e-5)
+    assert abs(w.mean() - 1) < 1e-5
+    assert w[0] == w[-1] and w[0] < w[1]  # the polar rows are the smallest, and equal
+
+
+def test_latitudes_run_pole_to_pole():
+    np.testing.assert_allclose(grid_latitudes(181)[[0, 90, 180]], [-90, 0, 90])
+    np.testing.assert_allclose(np.diff(grid_latitudes(181)), 1.0)
+
+
+def plain_wrmse(preds, targets):
+    """wRMSE per (lead, variable) with explicit loops: weighted mean over the grid, mean over the
+    examples, then the square root (WeatherBench 2: the time mean inside the root)."""
+    B, L, LAT, LON, V = preds.shape
+    w = plain_area_weights(LAT)
+    out = np.zeros((L, V))
+    for k in range(L):
+        for v in range(V):
+            total = 0.0
+            for b in range(B):
+                sq = (preds[b, k, :, :, v].astype(np.float64) - targets[b, k, :, :, v]) ** 2
+                total += (sq * w[:, None]).sum() / (LAT * LON)
+            out[k, v] = np.sqrt(total / B)
+    return out
+
+
+@pytest.mark.parametrize('lat,lon', GRIDS)
+def test_wrmse_matches_plain_computation(lat, lon):
+    rng = np.random.default_rng(lat)
+    B, L = 2, 16
+    scale = WEATHER_RESIDUAL_STDS
+    targets = rng.normal(size=(B, L, lat, lon, 3)) * scale
+    preds = targets + rng.normal(size=targets.shape) * scale * rng.uniform(0.5, 2, size=(1, L, lat, 1, 3))
+    preds[:, :, 0] += 10 * scale  # large errors on the south pole row: must be weighted down
+    scores = weather_score(preds.astype(np.float32), {'targets': targets.astype(np.float32)})
+    m = weather_reduce(scores)
+    expected = plain_wrmse(preds.astype(np.float32), targets.astype(np.float32))
+    for v, name in enumerate(WEATHER_NAMES):
+        for k in range(L):
+            np.testing.assert_allclose(m[f'wrmse/{name}/step_{k}'], expected[k, v], rtol=1e-5)
+        np.testing.assert_allclose(m[f'wrmse/{name}'], expected[:, v].mean(), rtol=1e-5)
+    np.testing.assert_allclose(m['wrmse'], np.mean(expected.mean(0) / scale), rtol=1e-5)
+
+
+def test_scores_pool_over_batches():
+    """Scoring two halves separately and concatenating (as the trainer does) equals scoring at once."""
+    rng = np.random.default_rng(1)
+    targets = rng.normal(size=(4, 16, 19, 36, 3))
+    preds = targets + rng.normal(size=targets.shape)
+    whole = weather_reduce(weather_score(preds, {'targets': targets}))
+    halves = [weather_score(preds[s], {'targets': targets[s]}) for s in (slice(0, 1), slice(1, 4))]
+    pooled = weather_reduce({k: np.concatenate([h[k] for h in halves]) for k in halves[0]})
+    for k in whole:
+        np.testing.assert_allclose(pooled[k], whole[k], rtol=1e-10)
+
+
+def test_loss_matches_plain_computation():
+    import jax.numpy as jnp
+    rng = np.random.default_rng(2)
+    B, L, LAT, LON = 2, 16, 19, 36
+    targets = rng.normal(size=(B, L, LAT, LON, 3)).astype(np.float32)
+    preds = (targets + rng.normal(size=targets.shape)).astype(np.float32)
+    w = plain_area_weights(LAT)
+    expected = np.zeros(B)
+    for b in range(B):
+        for k in range(L):
+            for v in range(3):
+                err = np.abs(preds[b, k, :, :, v] - targets[b, k, :, :, v]) / (WEATHER_RESIDUAL_STDS[v] * np.sqrt(k + 1))
+                expected[b] += (err * w[:, None]).sum()
+    expected /= L * LAT * LON * 3
+    got = np.asarray(weather_loss(jnp.asarray(preds), {'targets': jnp.asarray(targets)}))
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
