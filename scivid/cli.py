@@ -10,7 +10,7 @@ from .trainer import PROTOCOL_EXAMPLES, PROTOCOL_BATCH, PEAK_LR, EVAL_EVERY
 
 # %% auto #0
 __all__ = ['COMMANDS', 'add_train_args', 'train_main', 'add_check_args', 'check_cmd', 'add_generate_args', 'generate_cmd',
-           'add_extract_args', 'extract_cmd', 'make_parser', 'main']
+           'add_extract_args', 'extract_cmd', 'add_suite_args', 'suite_cmd', 'make_parser', 'main']
 
 # %% ../nbs/61_cli.ipynb #cdf786ec
 def _csv(text: str) -> tuple:
@@ -74,12 +74,21 @@ def extract_cmd(args) -> int:
     from scivid.extract import extract_main
     return extract_main(args.backbone, args.video, args.out)
 
+def add_suite_args(p):
+    from scivid.suite import add_suite_args as add
+    add(p)
+
+def suite_cmd(args) -> int:
+    from scivid.suite import suite_cmd as run
+    return run(args)
+
 # %% ../nbs/61_cli.ipynb #16f9d0bc
 COMMANDS = {  # command words -> (add options, run)
     ('train',): (add_train_args, train_main),
     ('data', 'check'): (add_check_args, check_cmd),
     ('data', 'generate'): (add_generate_args, generate_cmd),
     ('extract',): (add_extract_args, extract_cmd),
+    ('suite',): (add_suite_args, suite_cmd),
 }
 
 def make_parser() -> argparse.ArgumentParser:
