@@ -1,6 +1,6 @@
 """Tracking (STIR) tests beyond the notebook: metric cross-checks, control on the stored key
 points, learning on mini-SciVid, and the memory bound of long-video evaluation."""
-import math, os, subprocess, sys
+import json, math, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -66,3 +66,79 @@ def test_stir_accuracy_matches_plain_computation():
     for t in THRESHOLDS:
         assert metrics[f'acc@{t}px'] == pytest.approx(per_threshold[t], abs=1e-12)
     assert len(set(per_threshold.values())) > 2
+
+
+# --- on mini-SciVid ----------------------------------------------------------------------
+
+ON_DISK = {'valid': 'short_val', 'full': 'full_val', 'test': 'test'}  # STIR's release split names
+
+
+@pytest.fixture(scope='module')
+def mini_dir():
+    from scivid.mini import mini_scivid_dir
+    return mini_scivid_dir()
+
+
+def stored_keypoints(root, split):
+    "Start and end points of every video of a STIR split, read straight from the record files."
+    from scivid.records import ShardedRecords
+    from scivid.protobuf import decode_sequence_example
+    records = ShardedRecords(Path(root) / 'full' / 'stir' / f'{ON_DISK[split]}_stir')
+    videos = []
+    for i in range(len(records)):
+        context, _ = decode_sequence_example(records[i])
+        points = lambda kind: list(zip(context[f'{kind}/object/keypoint/x'].tolist(), context[f'{kind}/object/keypoint/y'].tolist()))
+        videos.append((points('startir'), points('endir')))
+    return videos
+
+
+def test_control_equals_stored_keypoints(mini_dir, tmp_path):
+    "With examples=0 the run reports the control; it must be the start points scored as end points."
+    from scivid.run import RunConfig, run
+    out = tmp_path / 'run'
+    run(RunConfig(task='stir', data_dir=str(mini_dir), out_dir=str(out), examples=0, batch_size=8,
+                  cache=False, progress=False))
+    records = json.loads((out / 'metrics.json').read_text())
+    for split in ('valid', 'full', 'test'):
+        reported = {r['metric']: r['value'] for r in records if r['split'] == split and r['readout'] == 'control'}
+        videos = stored_keypoints(mini_dir, split)
+        assert any(len(s) != len(e) for s, e in videos)  # the mini data has unequal point lists
+        acc, per_threshold = plain_stir_accuracy(videos)  # predictions = the start points themselves
+        assert reported['acc'] == pytest.approx(acc, abs=1e-9), split
+        for t in THRESHOLDS:
+            assert reported[f'acc@{t}px'] == pytest.approx(per_threshold[t], abs=1e-9), (split, t)
+
+
+def test_readout_learns_to_beat_no_motion(mini_dir):
+    "A (narrow) tracking readout trained briefly on mini MOVi beats the no-motion control on mini STIR."
+    from flax import nnx
+    from scivid.datasets import open_split
+    from scivid.backbones import ResizeBackbone
+    from scivid.task import Examples
+    from scivid.trainer import TrainConfig, fit, evaluate, readout_predictor, control_predictor
+    from scivid.tracking import TrackingReadout, make_example, movi_split
+    backbone = ResizeBackbone()
+    train = Examples(movi_split(open_split('movi', 'train', mini_dir))[0], make_example, True)
+    valid = Examples(open_split('stir', 'valid', mini_dir), make_example, False)
+    shapes = backbone.encode(backbone.preprocess(np.zeros((1, 16, 128, 128, 3), np.float32)))
+    (T, h, w, D) = shapes['grid_features'].shape[1:]
+    # The task's readout, narrowed (64 params, 4 heads) so that 80 steps take about a minute of CPU.
+    model = TrackingReadout((T, h * w, D), (h, w), num_params=64, num_heads=4, rngs=nnx.Rngs(0))
+    fit(STIR, model, backbone, train, None, TrainConfig(examples=80 * 8, batch_size=8, lr=1e-3), progress=False)
+    metrics, _ = evaluate(STIR, {'attention': readout_predictor(STIR, model), 'control': control_predictor(no_motion)},
+                          backbone, valid, batch_size=8)
+    assert metrics['attention']['acc'] > metrics['control']['acc'] + 0.05, metrics
+
+
+def test_long_stir_video_is_never_decoded_whole():
+    "benchmarks/stir_eval_memory.py: evaluating a 1,000-frame video holds about a clip, not the video."
+    script = Path(__file__).resolve().parents[1] / 'benchmarks' / 'stir_eval_memory.py'
+    out = subprocess.run([sys.executable, str(script), '--frames', '1000', '--json'], check=True,
+                         capture_output=True, text=True, env=os.environ | {'JAX_PLATFORMS': 'cpu'}).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    everything = r['all_frames_decoded_mb']
+    assert r['frames'] == 1000 and everything > 50
+    assert r['decode_all_peak_mb'] > 0.9 * everything  # the measurement does see a whole decode
+    assert r['make_example_numpy_peak_mb'] < 8 and r['make_example_peak_mb'] < 0.25 * everything
+    # evaluation also reads the record (its JPEGs, twice: raw and parsed), but decodes only the clip
+    assert r['evaluate_numpy_peak_mb'] < 3 * r['encoded_mb'] + 10 < 0.5 * everything
