@@ -139,3 +139,22 @@ def test_stale_preprocessing_changes_identity(tmp_path):
     a = load_hf_backbone(path, offline=True).describe()
     b = load_hf_backbone(path, offline=True, num_frames=4).describe()
     assert a['num_frames'] == 8 and b['num_frames'] == 4 and a != b
+
+
+
+def test_mini_scivid_run_with_tiny_hf_backbone(tmp_path, request, monkeypatch):
+    """End to end: a mini-SciVid Fly-vs-Fly run on a tiny VideoMAE folder through the feature cache.
+    (Cached and on-the-fly training agree: tests/test_feature_cache.py; measured here too: same val mAP.)"""
+    pytest.importorskip('scivid.mini', reason='scivid.mini (mini-SciVid generator) has not landed yet')
+    from scivid.run import RunConfig, run
+    mini_root = request.getfixturevalue('mini_root')
+    monkeypatch.setenv('SCIVID_CACHE_DIR', str(tmp_path / 'cache'))  # feature caches of this throwaway model
+    tiny = save_tiny_model('videomae', tmp_path / 'tiny-videomae')
+    result = run(RunConfig(task='flyvsfly', backbone=str(tiny), data_dir=str(mini_root), out_dir=str(tmp_path / 'run'),
+                           examples=64, batch_size=16, readouts=('linear',), splits=('val',), eval_every=4,
+                           progress=False))
+    val = result.evaluations['val'].metrics
+    assert 0 < val['linear']['mAP'] <= 1 and 0 < val['control']['mAP'] <= 1, val
+    assert (tmp_path / 'run' / 'metrics.json').exists()
+    stores = sorted(p.name for p in (tmp_path / 'cache' / 'features').iterdir())
+    assert len(stores) == 2 and all(s.startswith('flyvsfly-') for s in stores), stores  # train and val caches
