@@ -7,9 +7,14 @@ variables, batch 16) with the task's loss and optimizer (AdamW + update clip), j
 gradients. Prints XLA's compiled memory analysis, the process's peak resident memory and
 the step times.
 
-    python benchmarks/dpt_memory.py                      # the protocol size (see the report for figures)
+    python benchmarks/dpt_memory.py                      # the protocol size
     python benchmarks/dpt_memory.py --batch 2 --steps 2  # quick look
     python benchmarks/dpt_memory.py --analyse-only       # compile and print the memory plan, no step
+
+Measured (jax 0.10.2, 2 shared CPU cores, protocol size, batch 16): 93.5 M parameters; XLA plan
+7.70 GiB (arguments 1.43, outputs 1.05, temporaries 5.22); process peak RSS 11.0 GiB; 8.43 TFLOP
+and ~890 s CPU per step (compile ~3 min). The batch is what matters for memory: batch 2 plans
+2.69 GiB.
 """
 from __future__ import annotations
 import argparse, resource, sys, time
@@ -71,6 +76,10 @@ def main(argv=None) -> None:
               f'temporaries {gib(mem.temp_size_in_bytes)}, generated code {gib(mem.generated_code_size_in_bytes)}')
         print(f'XLA peak (arguments + outputs + temporaries): '
               f'{gib(mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes)}')
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    if cost and 'flops' in cost:
+        print(f'XLA cost analysis: {cost["flops"] / 1e12:.2f} TFLOP per training step')
     if a.analyse_only: return
 
     times, cpu = [], []
