@@ -12,14 +12,15 @@ from .datasets import write_split, split_prefix
 from .records import shard_path
 
 # %% auto #0
-__all__ = ['TYPHOON_STEPS', 'TYPHOON_SIZE', 'TYPHOON_SPLIT_SIZES', 'TYPHOON_PER_SHARD', 'PRESSURE_CALM', 'PRESSURE_DEEP',
-           'pressure_curve', 'storm_intensity', 'wind_from_pressure', 'grade_from_wind', 'storm_track', 'smooth_field',
-           'cloud_amount', 'infrared_frames', 'typhoon_sequence', 'typhoon_split', 'write_mini_typhoon']
+__all__ = ['TYPHOON_STEPS', 'TYPHOON_SIZE', 'TYPHOON_SPLIT_SIZES', 'TYPHOON_KELVIN_STEP', 'TYPHOON_PER_SHARD', 'PRESSURE_CALM',
+           'PRESSURE_DEEP', 'pressure_curve', 'storm_intensity', 'wind_from_pressure', 'grade_from_wind', 'storm_track',
+           'smooth_field', 'cloud_amount', 'infrared_frames', 'typhoon_sequence', 'typhoon_split', 'write_mini_typhoon']
 
 # %% ../nbs/07_synth_typhoon.ipynb #5ef1ddf3
 TYPHOON_STEPS = 32  # steps per sequence (the release's max_frames_32)
 TYPHOON_SIZE = 64  # mini frame size S (the release stores 256 x 256)
-TYPHOON_SPLIT_SIZES = {'train': 64, 'val': 16, 'test': 16}  # sequences; train_val = train + val
+TYPHOON_SPLIT_SIZES = {'train': 160, 'val': 32, 'test': 32}  # sequences; train_val = train + val
+TYPHOON_KELVIN_STEP = 0.125  # brightness temperatures are quantised like a sensor's counts (and compress 2.4x)
 TYPHOON_PER_SHARD = 16  # sequences per shard: train_val's shards are then exactly train's and val's
 PRESSURE_CALM, PRESSURE_DEEP = 1008.0, 923.0  # hPa at intensity 0 and 1
 
@@ -75,8 +76,8 @@ def cloud_amount(r: np.ndarray, phi: np.ndarray, # polar coordinates around the 
                  turn: float, # rotation of the spiral (radians)
                 ) -> np.ndarray: # [..., S, S] in [0, 1]
     "Cloud amount of a storm: a dense core and spiral bands inside a radial envelope."
-    envelope = np.exp(-(r / (size * (1.2 - 0.5 * intensity))) ** 2)
-    core = np.exp(-(r / (0.45 * size)) ** 2)
+    envelope = np.exp(-(r / (size * (1.35 - 0.8 * intensity))) ** 2)
+    core = np.exp(-(r / (size * (0.55 - 0.2 * intensity))) ** 2)
     bands = 0.5 + 0.5 * np.cos(arms * (phi - turn) + (1.5 + 3 * intensity) * np.log1p(r / 3))
     organised = 0.2 + 0.75 * intensity
     return np.clip(1.4 * envelope * (organised * core + (1 - organised) * bands ** 2), 0, 1)
@@ -88,7 +89,7 @@ def infrared_frames(intensity: np.ndarray, # [T] storm intensity in [0, 1]
                    ) -> np.ndarray: # float32 [T, S, S] Kelvin
     "Hourly infrared frames of one storm whose look follows `intensity`."
     T = len(intensity)
-    scale, arms, spin = size * rng.uniform(0.24, 0.32), int(rng.integers(1, 4)), rng.uniform(0.08, 0.2)
+    scale, arms, spin = size * rng.uniform(0.26, 0.3), int(rng.integers(1, 4)), rng.uniform(0.08, 0.2)
     sea = rng.uniform(292, 300) + 1.5 * smooth_field(rng, size, 3)
     clouds, drift = smooth_field(rng, size + 16, 8), rng.uniform(-0.4, 0.4, 2)
     centre = size / 2 - 0.5 + rng.uniform(-3, 3, 2) + np.cumsum(rng.normal(0, 0.15, (T, 2)), 0)
@@ -98,12 +99,12 @@ def infrared_frames(intensity: np.ndarray, # [T] storm intensity in [0, 1]
         dx, dy = xx - centre[t, 0], yy - centre[t, 1]
         cloud = cloud_amount(np.hypot(dx, dy), np.arctan2(dy, dx), intensity[t], scale, arms, turn0 + spin * t)
         oy, ox = (8 + drift * t).astype(int) % 16
-        scattered = np.clip(clouds[oy:oy + size, ox:ox + size] - 0.6, 0, None) * 25  # cool patches, up to ~40 K
+        scattered = np.clip(clouds[oy:oy + size, ox:ox + size] - 0.8, 0, None) * 20  # cool patches, up to ~25 K
         top = 245 - 55 * intensity[t]
         frame = sea - scattered - cloud * (sea - scattered - top)
-        eye = np.clip((intensity[t] - 0.45) / 0.55, 0, 1)  # 0 below intensity 0.45, 1 at the deepest
-        frame += min(1, 2 * eye) * np.exp(-(np.hypot(dx, dy) / (1 + 2.5 * eye)) ** 2) * (sea - 15 - frame)
-        out[t] = frame + rng.normal(0, 0.5, (size, size))
+        eye = np.clip((intensity[t] - 0.35) / 0.65, 0, 1)  # 0 below intensity 0.35, 1 at the deepest
+        frame += min(1, 2 * eye) * np.exp(-(np.hypot(dx, dy) / (1 + 3 * eye)) ** 2) * (sea - 15 - frame)
+        out[t] = np.round((frame + rng.normal(0, 0.5, (size, size))) / TYPHOON_KELVIN_STEP) * TYPHOON_KELVIN_STEP
     return out
 
 # %% ../nbs/07_synth_typhoon.ipynb #a05701d9
