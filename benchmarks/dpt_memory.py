@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import numpy as np, jax, jax.numpy as jnp
 from flax import nnx
-from scivid.weather import ResidualDPT, weather_loss, weatherbench_task, WEATHER_DPT
+from scivid.weather import ResidualDPT, WEATHERBENCH, WEATHER_DPT
 from scivid.weather_data import WEATHER_MEANS, WEATHER_STDS, WEATHER_TARGET_FRAMES
 from scivid.trainer import make_optimizer, make_train_step
 
@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     p.add_argument('--analyse-only', action='store_true', help='print the compiled memory plan, do not run')
     a = p.parse_args(argv)
 
-    task = weatherbench_task(feature_dims=(a.feature_dim,) * 4, head_dim=a.head_dim)
+    task = WEATHERBENCH  # its loss and optimizer (the model below is built at the requested size)
     shape = (a.frames, a.grid, a.grid, a.width)
     model = ResidualDPT(shape, (a.feature_dim,) * 4, a.head_dim, rngs=nnx.Rngs(0))
     params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))

@@ -4,9 +4,9 @@
 
 # %% ../nbs/61_cli.ipynb #8a10e2f8
 from __future__ import annotations
-import argparse, sys
+import argparse, logging, sys
 from .core import ScividError
-from .trainer import PROTOCOL_EXAMPLES, PROTOCOL_BATCH, PEAK_LR, EVAL_EVERY
+from .trainer import PEAK_LR, EVAL_EVERY
 
 # %% auto #0
 __all__ = ['COMMANDS', 'add_train_args', 'train_main', 'add_check_args', 'check_cmd', 'add_generate_args', 'generate_cmd',
@@ -23,8 +23,9 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--backbone', default='resize', help='registry name, hub model id or local model folder')
     p.add_argument('--data-dir', help='SciVid data folder (default: $SCIVID_DATA_DIR, else mini-SciVid)')
     p.add_argument('--out', help='run folder (default: runs/TASK-BACKBONE)')
-    p.add_argument('--examples', type=int, default=PROTOCOL_EXAMPLES, help='training examples seen; 0 = controls only')
-    p.add_argument('--batch-size', type=int, default=PROTOCOL_BATCH)
+    p.add_argument('--examples', type=int, help="training examples seen (default: the task's protocol budget); "
+                   "0 = controls only")
+    p.add_argument('--batch-size', type=int, help="default: the task's protocol batch (32; 16 for weatherbench)")
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--splits', type=_csv, default=(), help='evaluated splits, e.g. val,test')
     p.add_argument('--readouts', type=_csv, default=(), help='trained readouts, e.g. attention,linear')
@@ -106,6 +107,8 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list | None = None) -> int:
     "The `scivid` command: run a command; user mistakes print one line and exit 2."
     args = make_parser().parse_args(argv)
+    # huggingface_hub logs every retry of an unreachable hub; the one-line error below says it all
+    logging.getLogger('huggingface_hub').setLevel(logging.ERROR)
     try:
         return args.run(args)
     except ScividError as e:

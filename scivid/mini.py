@@ -17,7 +17,7 @@ from .synth_tracking import write_mini_movi, write_mini_stir
 
 # %% auto #0
 __all__ = ['MINI_VERSION', 'MANIFEST', 'MINI_WRITERS', 'folder_bytes', 'write_dataset', 'generate_mini_scivid', 'mini_scivid_dir',
-           'resolve_data_dir', 'generate_main']
+           'resolve_data_dir', 'is_mini_scivid', 'generate_main']
 
 # %% ../nbs/10_mini.ipynb #bec6210d
 MINI_VERSION = 4  # bump when any generator's output changes, so cached copies are regenerated
@@ -121,6 +121,11 @@ def resolve_data_dir(data_dir=None, # explicit data dir (the folder that contain
                               "or unset it to use mini-SciVid")
         return env
     return mini_scivid_dir()
+
+def is_mini_scivid(data_dir, # a data dir
+                  ) -> bool:
+    "Whether `data_dir` is a generated mini-SciVid (runs there may use CPU-sized stand-in readouts)."
+    return (Path(data_dir) / MANIFEST).exists()
 
 # %% ../nbs/10_mini.ipynb #9b2daa23
 def generate_main(out=None, # folder to write to (default: the cached copy)

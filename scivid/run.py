@@ -5,7 +5,7 @@
 # %% ../nbs/60_run.ipynb #022ea6d6
 from __future__ import annotations
 import hashlib, json, os
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
 from flax import nnx
@@ -13,17 +13,17 @@ from . import __version__
 from .core import check_choice, atomic_write_json
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
-from .mini import resolve_data_dir
+from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone
 from .task import Task, Evaluation, Examples, stack_examples, HELDOUT
-from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, PROTOCOL_EXAMPLES,
-                            fit, evaluate, batch_features, readout_predictor, control_predictor)
+from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, fit, evaluate, batch_features,
+                            readout_predictor, control_predictor)
 from .results import metric_records, write_results, plot_history, save_figures
 from .tasks import get_task
 
 # %% auto #0
-__all__ = ['RunConfig', 'split_records', 'split_examples', 'data_fingerprint', 'split_table', 'feature_shapes', 'train_readouts',
-           'evaluate_split', 'run_records', 'RunResult', 'run', 'run_figures']
+__all__ = ['RunConfig', 'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'split_table', 'feature_shapes',
+           'train_readouts', 'evaluate_split', 'run_records', 'RunResult', 'run', 'run_figures']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class RunConfig:
     backbone: str = 'resize'  # registry name, hub model id or local model folder
     data_dir: str | None = None  # SciVid data folder; None: $SCIVID_DATA_DIR, else mini-SciVid
     out_dir: str = 'runs/flyvsfly-resize'  # run folder
-    examples: int = PROTOCOL_EXAMPLES  # training examples seen per readout (0: evaluate controls only)
-    batch_size: int = 32
+    examples: int | None = None  # training examples seen per readout (0: evaluate controls only; None: the task's)
+    batch_size: int | None = None  # None: the task's protocol batch size
     seed: int = 0
     splits: tuple = ()  # evaluated splits (empty: the task's)
     readouts: tuple = ()  # trained readouts (empty: all of the task's)
@@ -55,10 +55,16 @@ def split_examples(task: Task, root: Path, split: str, training: bool, seed: int
     "The model-ready examples of one split of `task`."
     return Examples(split_records(task, root, split, training), task.make_example, training, seed)
 
+def data_files(records) -> list:
+    "The files behind a split's records: its record shards, or every file of its zarr store."
+    while not hasattr(records, 'shards') and not hasattr(records, 'store') and hasattr(records, 'records'):
+        records = records.records
+    if getattr(records, 'store', None): return sorted(p for p in Path(records.store).rglob('*') if p.is_file())
+    return list(getattr(records, 'shards', []))
+
 def data_fingerprint(records) -> str:
-    "Hash of the shard files behind a split (names, sizes, modification times): caches follow the data."
-    while not hasattr(records, 'shards') and hasattr(records, 'records'): records = records.records
-    stats = [(str(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in getattr(records, 'shards', [])]
+    "Hash of the files behind a split (names, sizes, modification times): caches follow the data."
+    stats = [(str(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in data_files(records)]
     return hashlib.sha1(json.dumps(stats).encode()).hexdigest()[:12] if stats else 'unknown'
 
 def split_table(task: Task, backbone, root: Path, split: str, training: bool, config: RunConfig):
@@ -110,23 +116,26 @@ def run_records(ev: Evaluation, config: RunConfig, steps: int) -> list:
 @dataclass
 class RunResult:
     "What a run produced: result records, evaluations per split, training histories, figures."
+    config: RunConfig  # as run: the task's budget and batch size filled in
     out_dir: Path
     records: list
     evaluations: dict  # split -> Evaluation
     histories: dict  # readout -> history rows
     figures: dict = field(default_factory=dict)  # name -> matplotlib Figure
 
-def _checked(config: RunConfig, task: Task) -> RunConfig:
-    "`config` with its splits and readouts validated against `task`."
+def _resolved(config: RunConfig, task: Task) -> RunConfig:
+    "`config` with its splits and readouts validated against `task`, and the task's budget where it gives none."
     for s in config.splits: check_choice(f'split of {task.name}', s, task.splits)
     for r in config.readouts: check_choice(f'readout of {task.name}', r, task.readouts)
-    return config
+    return replace(config, examples=task.examples if config.examples is None else config.examples,
+                   batch_size=task.batch_size if config.batch_size is None else config.batch_size)
 
 def run(config: RunConfig) -> RunResult:
     "Train and evaluate `config.task` on `config.backbone`; write the run folder."
     task = get_task(config.task)
-    config, backbone = _checked(config, task), load_backbone(config.backbone)
+    config, backbone = _resolved(config, task), load_backbone(config.backbone)
     root, out = resolve_data_dir(config.data_dir), Path(config.out_dir)
+    task = replace(task, readouts=task.readouts_for(mini=is_mini_scivid(root)))
     atomic_write_json(out / 'config.json', asdict(config))
     models, histories = {}, {}
     if config.examples > 0:
@@ -145,7 +154,7 @@ def run(config: RunConfig) -> RunResult:
     save_figures(out, figures)
     if task.animate:
         for split, ev in evaluations.items(): task.animate(ev, out / 'figures' / f'{split}_animation.gif')
-    return RunResult(out, records, evaluations, histories, figures)
+    return RunResult(config, out, records, evaluations, histories, figures)
 
 # %% ../nbs/60_run.ipynb #d925cbcd
 def run_figures(task: Task, evaluations: dict, histories: dict) -> dict:

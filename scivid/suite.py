@@ -12,25 +12,18 @@ from tqdm.auto import tqdm
 import scivid
 from .core import ScividError, check_choice, atomic_write_json, atomic_write_bytes, env_data_dir
 from .results import RESULT_KEYS, read_results
-from .trainer import PROTOCOL_EXAMPLES, PROTOCOL_BATCH, EVAL_EVERY
+from .trainer import EVAL_EVERY
 
 # %% auto #0
-__all__ = ['SUITE_OUT', 'DONE', 'PARAMS', 'KEEP_ON_REDO', 'STORE_COLUMNS', 'protocol_budget', 'find_train_notebook',
-           'SuiteConfig', 'SuiteRun', 'plan_runs', 'run_parameters', 'data_kind', 'run_status', 'clear_partial',
-           'execute_run', 'collect_results', 'write_store', 'read_store', 'SuiteResult', 'run_suite', 'add_suite_args',
-           'suite_cmd']
+__all__ = ['SUITE_OUT', 'DONE', 'PARAMS', 'KEEP_ON_REDO', 'STORE_COLUMNS', 'find_train_notebook', 'SuiteConfig', 'SuiteRun',
+           'plan_runs', 'run_parameters', 'data_kind', 'run_status', 'clear_partial', 'execute_run', 'collect_results',
+           'write_store', 'read_store', 'SuiteResult', 'run_suite', 'add_suite_args', 'suite_cmd']
 
 # %% ../nbs/62_suite.ipynb #21ee15fa
 SUITE_OUT = 'runs/suite'  # default suite folder
 DONE = 'done'  # completion marker, written atomically after a successful run
 PARAMS = 'suite.json'  # papermill parameters a run folder was made with
 KEEP_ON_REDO = ('checkpoints',)  # what a redone run keeps: the trainer resumes from its checkpoints
-
-def protocol_budget(task: str, # task name
-                   ) -> tuple[int, int]: # (training examples, batch size)
-    "SciVid's training budget for `task`."
-    from scivid.weather import WEATHER_EXAMPLES, WEATHER_BATCH
-    return {'weatherbench': (WEATHER_EXAMPLES, WEATHER_BATCH)}.get(task, (PROTOCOL_EXAMPLES, PROTOCOL_BATCH))
 
 # %% ../nbs/62_suite.ipynb #5b6de4c0
 def find_train_notebook(path=None, # an explicit notebook (e.g. from --notebook)
@@ -107,12 +100,11 @@ def run_parameters(config: SuiteConfig, run: SuiteRun) -> dict:
     if config.splits and not splits:
         raise ScividError(f"task {run.task} has none of the splits {', '.join(config.splits)}; "
                           f"its splits are {', '.join(task.eval_splits)}")
-    examples, batch_size = protocol_budget(run.task)
     return dict(task=run.task, backbone=run.backbone,
                 data_dir=str(Path(config.data_dir).expanduser().resolve()) if config.data_dir else None,
                 out_dir=str((Path(config.out) / run.name).resolve()),
-                examples=examples if config.examples is None else config.examples,
-                batch_size=batch_size if config.batch_size is None else config.batch_size,
+                examples=task.examples if config.examples is None else config.examples,
+                batch_size=task.batch_size if config.batch_size is None else config.batch_size,
                 seed=run.seed, splits=','.join(splits), readouts=','.join(run.readouts),
                 eval_every=config.eval_every, cache=config.cache)
 
@@ -120,9 +112,9 @@ def run_parameters(config: SuiteConfig, run: SuiteRun) -> dict:
 def data_kind(data_dir=None, # the run's data folder (None: $SCIVID_DATA_DIR, else mini-SciVid)
              ) -> str:
     "'mini' when a run reads a generated mini-SciVid, 'release' when it reads SciVid data."
-    from scivid.mini import MANIFEST
+    from scivid.mini import is_mini_scivid
     folder = Path(data_dir).expanduser() if data_dir else env_data_dir()
-    return 'mini' if folder is None or (folder / MANIFEST).exists() else 'release'
+    return 'mini' if folder is None or is_mini_scivid(folder) else 'release'
 
 # %% ../nbs/62_suite.ipynb #7acbbfd8
 def _differences(old: dict, new: dict) -> list:

@@ -11,10 +11,13 @@ import numpy as np
 from .records import epoch_order
 
 # %% auto #0
-__all__ = ['HELDOUT', 'Task', 'Evaluation', 'Examples', 'stack_examples', 'train_positions', 'train_batches', 'eval_batches']
+__all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'Task', 'Evaluation', 'Examples', 'stack_examples',
+           'train_positions', 'train_batches', 'eval_batches']
 
 # %% ../nbs/32_task.ipynb #d4cc0cc3
 HELDOUT = 'heldout'  # split name of the training records a task holds out
+PROTOCOL_EXAMPLES = 1_280_000  # SciVid's training budget in examples seen (40,000 steps at batch 32)
+PROTOCOL_BATCH = 32  # SciVid's training batch size
 
 # %% ../nbs/32_task.ipynb #d6be0bfe
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Task:
     plots: Callable | None = None  # (Evaluation) -> {name: matplotlib Figure}
     holdout: Callable | None = None  # train records -> (kept, held out); held-out ones are evaluated as HELDOUT
     animate: Callable | None = None  # (Evaluation, path) -> None: writes an animated GIF of an example
+    examples: int = PROTOCOL_EXAMPLES  # protocol training budget in examples seen
+    batch_size: int = PROTOCOL_BATCH  # protocol training batch size
+    mini_readouts: dict = field(default_factory=dict)  # readout name -> factory used instead on mini-SciVid
 
     @property
     def splits(self) -> tuple:
@@ -48,6 +54,10 @@ class Task:
     def train_source(self) -> str:
         "Dataset the training split is read from."
         return self.train_dataset or self.dataset
+
+    def readouts_for(self, mini: bool) -> dict:
+        "The readout factories of a run: the protocol's, with the mini stand-ins on mini-SciVid."
+        return self.readouts | self.mini_readouts if mini else self.readouts
 
 # %% ../nbs/32_task.ipynb #023cf225
 @dataclass

@@ -13,20 +13,17 @@ import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 from .core import ScividError, atomic_write_json
 from .backbones import embed
-from .task import Task, train_batches, eval_batches
+from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL_BATCH
 
 # %% auto #0
-__all__ = ['PEAK_LR', 'END_LR', 'WARMUP_FRACTION', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'MINIVAL_EXAMPLES', 'EVAL_EVERY',
-           'FEATURE_KEYS', 'TrainConfig', 'make_schedule', 'make_optimizer', 'batch_features', 'readout_inputs',
-           'make_train_step', 'make_predict', 'readout_predictor', 'control_predictor', 'evaluate', 'save_checkpoint',
-           'restore_checkpoint', 'fit']
+__all__ = ['PEAK_LR', 'END_LR', 'WARMUP_FRACTION', 'MINIVAL_EXAMPLES', 'EVAL_EVERY', 'FEATURE_KEYS', 'TrainConfig',
+           'make_schedule', 'make_optimizer', 'batch_features', 'readout_inputs', 'make_train_step', 'make_predict',
+           'readout_predictor', 'control_predictor', 'evaluate', 'save_checkpoint', 'restore_checkpoint', 'fit']
 
 # %% ../nbs/33_trainer.ipynb #df961f6d
 PEAK_LR = 3e-4  # AdamW peak learning rate
 END_LR = 1e-7  # learning rate at the end of the cosine decay
 WARMUP_FRACTION = 1000 / 40_000  # 1000 warm-up steps of the full 40,000-step budget
-PROTOCOL_EXAMPLES = 1_280_000  # training examples seen (40,000 steps at batch 32)
-PROTOCOL_BATCH = 32
 MINIVAL_EXAMPLES = 4096  # validation examples used for the periodic online evaluation
 EVAL_EVERY = 1000  # steps between minival evaluations
 

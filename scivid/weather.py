@@ -14,10 +14,10 @@ from .dpt import DPT
 
 # %% auto #0
 __all__ = ['WEATHER_NAMES', 'WEATHER_LEAD_HOURS', 'WEATHER_DPT', 'WEATHER_GRAD_CLIP', 'WEATHER_MAP_LEADS', 'WEATHER_BATCH',
-           'WEATHER_EXAMPLES', 'WEATHERBENCH', 'WEATHER_DPT_MINI', 'WEATHERBENCH_MINI', 'grid_latitudes',
-           'grid_area_weights', 'normalise_weather', 'make_weather_example', 'ResidualDPT', 'weather_dpt',
-           'weather_loss', 'weather_persistence', 'weather_score', 'weather_reduce', 'plot_weather_maps',
-           'plot_wrmse_by_lead', 'weather_plots', 'weatherbench_task']
+           'WEATHER_EXAMPLES', 'WEATHER_DPT_MINI', 'WEATHERBENCH', 'grid_latitudes', 'grid_area_weights',
+           'normalise_weather', 'make_weather_example', 'ResidualDPT', 'weather_dpt', 'weather_loss',
+           'weather_persistence', 'weather_score', 'weather_reduce', 'plot_weather_maps', 'plot_wrmse_by_lead',
+           'weather_plots', 'dpt_readout']
 
 # %% ../nbs/42_weather.ipynb #a0b28d07
 WEATHER_NAMES = ('Z500', 'T850', 'Q700')  # short names of the channels, in store order
@@ -170,20 +170,20 @@ from .task import Task
 
 WEATHER_BATCH = 16  # SciVid trains the weather readout at batch 16 ...
 WEATHER_EXAMPLES = 160_000  # ... for 10,000 steps
+WEATHER_DPT_MINI = dict(feature_dims=(16,) * 4, head_dim=16)  # a DPT small enough for CPU runs on mini-SciVid
 
 def _identity(outputs): return outputs
 
-def weatherbench_task(feature_dims: tuple = WEATHER_DPT['feature_dims'], # DPT reassemble widths
-                      head_dim: int = WEATHER_DPT['head_dim'], # DPT fusion and head width
-                     ) -> Task:
-    "The WeatherBench 2 forecasting task with a DPT readout of the given size."
-    dpt = lambda shapes, rngs: weather_dpt(shapes, rngs, feature_dims=feature_dims, head_dim=head_dim)
-    return Task(name='weatherbench', dataset='weatherbench', eval_splits=('online_dev', 'offline_dev', 'test'),
-                train_split='train', make_example=make_weather_example, readouts={'dpt': dpt},
-                loss=weather_loss, predict=_identity, score=weather_score, reduce=weather_reduce,
-                controls={'persistence': weather_persistence}, headline='wrmse', weight_decay=1e-4,
-                grad_clip=WEATHER_GRAD_CLIP, plots=weather_plots)
+def dpt_readout(feature_dims: tuple, # DPT reassemble widths
+                head_dim: int, # DPT fusion and head width
+               ): # -> readout factory (feature_shapes, rngs) -> ResidualDPT
+    "Readout factory of a residual DPT of the given size."
+    return lambda shapes, rngs: weather_dpt(shapes, rngs, feature_dims=feature_dims, head_dim=head_dim)
 
-WEATHERBENCH = weatherbench_task()
-WEATHER_DPT_MINI = dict(feature_dims=(16,) * 4, head_dim=16)  # a DPT small enough for CPU runs on mini-SciVid
-WEATHERBENCH_MINI = weatherbench_task(**WEATHER_DPT_MINI)
+WEATHERBENCH = Task(
+    name='weatherbench', dataset='weatherbench', eval_splits=('online_dev', 'offline_dev', 'test'), train_split='train',
+    make_example=make_weather_example, readouts={'dpt': dpt_readout(**WEATHER_DPT)},
+    loss=weather_loss, predict=_identity, score=weather_score, reduce=weather_reduce,
+    controls={'persistence': weather_persistence}, headline='wrmse', weight_decay=1e-4, grad_clip=WEATHER_GRAD_CLIP,
+    plots=weather_plots, examples=WEATHER_EXAMPLES, batch_size=WEATHER_BATCH,
+    mini_readouts={'dpt': dpt_readout(**WEATHER_DPT_MINI)})

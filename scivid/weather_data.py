@@ -104,9 +104,10 @@ def area_weights(latitude: np.ndarray, # float [LAT] degrees, evenly spaced, may
     return (w / w.mean()).astype(np.float32)
 
 # %% ../nbs/04_weather_data.ipynb #83b4fa55
-def store_path(root) -> Path: # the data dir (the folder that contains `full/`)
+def store_path(root) -> Path: # the data dir (the folder that contains `full/`), or the `.zarr` store itself
     "Where the weather store lives below a data dir."
-    return Path(root).expanduser() / 'full' / WEATHER_STORE
+    root = Path(root).expanduser()
+    return root if root.suffix == '.zarr' else root / 'full' / WEATHER_STORE
 
 def _check_weather_dataset(ds: xr.Dataset, where: str) -> None:
     missing = [v for v in WEATHER_VARIABLES if v not in ds]
@@ -141,8 +142,7 @@ def write_weatherbench(root, # the data dir (the folder that contains `full/`)
 def open_weatherbench(root, # the data dir (containing `full/`), or the `.zarr` store itself
                      ) -> xr.Dataset: # lazy dataset with WEATHER_VARIABLES on WEATHER_DIMS
     "Open the WeatherBench 2 store lazily through xarray_tensorstore."
-    root = Path(root).expanduser()
-    path = root if root.suffix == '.zarr' else store_path(root)
+    path = store_path(root)
     if not path.is_dir():
         raise ScividError(f'no weather store at {path} (expected <data dir>/full/{WEATHER_STORE}); download the '
                           'SciVid release into $SCIVID_DATA_DIR, or give no data dir to use mini-SciVid')
@@ -157,7 +157,9 @@ class WeatherWindows(Sequence):
     def __init__(self, root_or_ds, # data dir, `.zarr` path, or an opened dataset
                  split: str, # one of WEATHER_SPLITS
                 ):
-        self.ds = root_or_ds if isinstance(root_or_ds, xr.Dataset) else open_weatherbench(root_or_ds)
+        opened = isinstance(root_or_ds, xr.Dataset)
+        self.ds = root_or_ds if opened else open_weatherbench(root_or_ds)
+        self.store = None if opened else store_path(root_or_ds)  # the zarr folder (what caches fingerprint)
         self.split = check_choice('weather split', split, WEATHER_SPLITS)
         self.frames = weather_window_frames(self.ds['time'].values, split)  # int [N, 32]
         lat = self.ds['latitude'].values

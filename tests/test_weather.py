@@ -123,26 +123,19 @@ def weather_root(tmp_path_factory):
     return root
 
 
-def test_dpt_readout_beats_persistence(weather_root):
-    """The mini DPT readout, trained briefly by the trainer on the resize backbone's features,
-    has a lower wRMSE (averaged over lead steps and variables) than persistence on validation."""
-    from flax import nnx
-    from scivid.datasets import open_split
-    from scivid.backbones import ResizeBackbone
-    from scivid.task import Examples, stack_examples
-    from scivid.trainer import TrainConfig, fit, evaluate, readout_predictor, control_predictor, batch_features
-    from scivid.weather import WEATHERBENCH_MINI as task
-    backbone = ResizeBackbone()
-    train = Examples(open_split('weatherbench', task.train_split, weather_root), task.make_example, True)
-    val = Examples(open_split('weatherbench', task.eval_splits[0], weather_root), task.make_example, False)
-    feats, _ = batch_features(backbone, stack_examples([train.example(0)]))
-    model = task.readouts['dpt']({k: v.shape[1:] for k, v in feats.items()}, nnx.Rngs(0))
-    fit(task, model, backbone, train, None, TrainConfig(examples=800, batch_size=16), progress=False)
-    predictors = {'dpt': readout_predictor(task, model), 'persistence': control_predictor(task.controls['persistence'])}
-    metrics, _ = evaluate(task, predictors, backbone, val, batch_size=16)
-    print({n: round(m['wrmse'], 4) for n, m in metrics.items()})
-    assert metrics['dpt']['wrmse'] < metrics['persistence']['wrmse']
-    assert metrics['dpt']['wrmse/Z500'] < metrics['persistence']['wrmse/Z500']
+def test_dpt_readout_beats_persistence(mini_root, tmp_path):
+    """A run on mini-SciVid trains the task's mini DPT stand-in briefly on the resize backbone's
+    features; its wRMSE (averaged over lead steps and variables) is below persistence on validation."""
+    import json
+    from scivid.run import RunConfig, run
+    out = tmp_path / 'run'
+    result = run(RunConfig(task='weatherbench', data_dir=str(mini_root), out_dir=str(out), examples=800,
+                           splits=('online_dev',), eval_every=10_000, cache=False, progress=False))
+    assert result.config.batch_size == 16  # the task's protocol batch
+    got = {(r['readout'], r['metric']): r['value'] for r in json.loads((out / 'metrics.json').read_text())}
+    print({k: round(v, 4) for k, v in got.items() if k[1] in ('wrmse', 'wrmse/Z500')})
+    assert got[('dpt', 'wrmse')] < got[('persistence', 'wrmse')]
+    assert got[('dpt', 'wrmse/Z500')] < got[('persistence', 'wrmse/Z500')]
 
 
 def test_persistence_record_equals_direct_computation(weather_root, tmp_path):
