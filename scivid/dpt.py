@@ -6,6 +6,7 @@
 from __future__ import annotations
 import jax, jax.numpy as jnp
 from flax import nnx
+import scivid.readouts  # noqa: F401 (makes NNX classes documentable: see scivid.readouts)
 
 # %% auto #0
 __all__ = ['DPT_SCALES', 'resize', 'ResidualConvUnit', 'FusionBlock', 'Reassemble', 'DPT']

@@ -15,8 +15,8 @@ from .core import ScividError, cache_dir
 from .backbones import embed
 
 # %% auto #0
-__all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'feature_table',
-           'FeatureTable', 'default_cache_path']
+__all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'FeatureTable',
+           'feature_table', 'default_cache_path']
 
 # %% ../nbs/25_feature_cache.ipynb #4ec2a324
 CACHE_FORMAT = 1  # on-disk layout version: bump it when the layout changes, so older caches are refused
@@ -110,6 +110,35 @@ def _open_existing(path: Path, identity: dict, rebuild: bool) -> zarr.Group | No
     check_identity(path, stored, identity)
     return group
 
+# %% ../nbs/25_feature_cache.ipynb #1474cf6d
+class FeatureTable:
+    "A finished feature cache: `len()`, `example(i, view)` and `[i]` like the examples it was built from."
+    def __init__(self, path): # the cache folder
+        self.path = Path(path)
+        group = zarr.open_group(str(self.path), mode='r')
+        self.identity, self.from_grid = group.attrs['identity'], group.attrs['features_from_grid']
+        self.views, self.n = self.identity['views'], self.identity['examples']
+        missing = int((~group['done'][:]).sum())
+        if missing:
+            raise ScividError(f"feature cache {self.path} is incomplete ({missing} of {self.views * self.n} "
+                              f"examples missing); run feature_table again to finish it")
+        spec = lambda name: {'driver': 'zarr3', 'kvstore': {'driver': 'file', 'path': str(self.path / name)}}
+        self.arrays = {name: ts.open(spec(name), read=True).result() for name in group.array_keys() if name != 'done'}
+
+    def __len__(self): return self.n
+    def __getitem__(self, i): return self.example(i)
+
+    def example(self, i: int, view: int = 0) -> dict:
+        "Item `i` of view `view % views`: the example without video, with features (float32)."
+        if not 0 <= i < self.n: raise IndexError(f'example {i} out of range for {self.n} examples')
+        item = {k: a[view % self.views, i].read().result() for k, a in self.arrays.items()}
+        for k in FEATURE_KEYS:
+            if k in item: item[k] = item[k].astype(np.float32)
+        if self.from_grid:
+            g = item['grid_features']
+            item['features'] = g.reshape(*g.shape[:2], -1, g.shape[-1])
+        return item
+
 # %% ../nbs/25_feature_cache.ipynb #25433e21
 def _compute(backbone, batch: list[dict]) -> list[dict]:
     "Features of a list of examples, split back per example."
@@ -156,35 +185,6 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                 _write(group, v, i, item)
             bar.update(len(pairs))
     return FeatureTable(path)
-
-# %% ../nbs/25_feature_cache.ipynb #1474cf6d
-class FeatureTable:
-    "A finished feature cache: `len()`, `example(i, view)` and `[i]` like the examples it was built from."
-    def __init__(self, path): # the cache folder
-        self.path = Path(path)
-        group = zarr.open_group(str(self.path), mode='r')
-        self.identity, self.from_grid = group.attrs['identity'], group.attrs['features_from_grid']
-        self.views, self.n = self.identity['views'], self.identity['examples']
-        missing = int((~group['done'][:]).sum())
-        if missing:
-            raise ScividError(f"feature cache {self.path} is incomplete ({missing} of {self.views * self.n} "
-                              f"examples missing); run feature_table again to finish it")
-        spec = lambda name: {'driver': 'zarr3', 'kvstore': {'driver': 'file', 'path': str(self.path / name)}}
-        self.arrays = {name: ts.open(spec(name), read=True).result() for name in group.array_keys() if name != 'done'}
-
-    def __len__(self): return self.n
-    def __getitem__(self, i): return self.example(i)
-
-    def example(self, i: int, view: int = 0) -> dict:
-        "Item `i` of view `view % views`: the example without video, with features (float32)."
-        if not 0 <= i < self.n: raise IndexError(f'example {i} out of range for {self.n} examples')
-        item = {k: a[view % self.views, i].read().result() for k, a in self.arrays.items()}
-        for k in FEATURE_KEYS:
-            if k in item: item[k] = item[k].astype(np.float32)
-        if self.from_grid:
-            g = item['grid_features']
-            item['features'] = g.reshape(*g.shape[:2], -1, g.shape[-1])
-        return item
 
 # %% ../nbs/25_feature_cache.ipynb #68c52712
 def default_cache_path(backbone, # the frozen backbone

@@ -10,6 +10,15 @@ from flax import nnx
 # %% auto #0
 __all__ = ['LinearReadout', 'CrossAttention', 'AttentionReadout']
 
+# %% ../nbs/30_readouts.ipynb #c31140dc
+# flax 0.12.8 annotates `PytreeMeta.__call__` (the metaclass of every nnx.Module) with `Any`, a name that
+# flax.nnx.pytreelib never imports, so `inspect.signature(..., eval_str=True)` -- what `show_doc` and nbdev's
+# docs build call -- raises NameError on every nnx.Module subclass. Supply the name; every scivid module that
+# defines NNX classes imports this one, so it is done before any of them is documented.
+import typing
+from flax.nnx import pytreelib as _pytreelib
+if not hasattr(_pytreelib, 'Any'): _pytreelib.Any = typing.Any
+
 # %% ../nbs/30_readouts.ipynb #6851bb27
 class LinearReadout(nnx.Module):
     "Mean of all tokens over space and time, then a linear layer: [B, T, N, D] -> [B, num_outputs]."

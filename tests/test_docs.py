@@ -178,8 +178,6 @@ def proc_copy(tmp_path_factory):
     return copy, run
 
 
-@pytest.mark.skip(reason="nbdev's auto show_doc fails on flax 0.12.8 nnx.Module classes (PytreeMeta.__call__ "
-                         "annotations name an unimported `Any`) and on a few mixed import cells; see the notes of issue 7")
 def test_nbdev_proc_nbs_succeeds(proc_copy):
     copy, run = proc_copy
     errors = [line for line in (run.stdout + run.stderr).split('\n') if line.startswith('Exception: Error in notebook')]
