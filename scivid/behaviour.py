@@ -11,7 +11,7 @@ from .clips import random_clip_indices, middle_clip_indices, resize_video, rando
 from .readouts import AttentionReadout, LinearReadout
 from .metrics import mean_ap
 from .task import Task, Evaluation
-from .synth_behaviour import FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LABEL_COUNTS
+from .datasets import FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LABEL_COUNTS
 
 # %% auto #0
 __all__ = ['CLIP_FRAMES', 'CLIP_SIZE', 'FLY_MAX_SCALE', 'CALMS21_MAX_SCALE', 'FLY_SKIPPED', 'FLYVSFLY', 'CALMS21',

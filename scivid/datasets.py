@@ -16,10 +16,11 @@ from .protobuf import encode_sequence_example, decode_sequence_example, encode_t
 from .records import ShardedRecords, write_records, shard_path, glob_escape
 
 # %% auto #0
-__all__ = ['ENCODED', 'LABELS', 'TYPHOON_FLOATS', 'TYPHOON_INTS', 'STIR_POINTS', 'DATASETS', 'WEATHER_DATASET', 'encode_image',
-           'decode_image', 'Frames', 'decode_behaviour', 'encode_behaviour', 'decode_typhoon', 'encode_typhoon',
-           'decode_stir', 'encode_stir', 'decode_movi', 'encode_movi', 'Layout', 'resolve_split', 'split_prefix',
-           'write_split', 'SplitDataset', 'open_split']
+__all__ = ['ENCODED', 'LABELS', 'FLY_CLASSES', 'CALMS21_CLASSES', 'FLY_LABEL_COUNTS', 'CALMS21_LABEL_COUNTS', 'TYPHOON_FLOATS',
+           'TYPHOON_INTS', 'STIR_POINTS', 'DATASETS', 'WEATHER_DATASET', 'encode_image', 'decode_image', 'Frames',
+           'decode_behaviour', 'encode_behaviour', 'decode_typhoon', 'encode_typhoon', 'decode_stir', 'encode_stir',
+           'decode_movi', 'encode_movi', 'Layout', 'resolve_split', 'split_prefix', 'write_split', 'SplitDataset',
+           'open_split']
 
 # %% ../nbs/03_datasets.ipynb #8b0f93bd
 def encode_image(image: np.ndarray, # uint8 [H, W] grey or [H, W, 3] RGB
@@ -104,6 +105,14 @@ def decode_behaviour(context: dict, sequence: dict) -> dict:
 def encode_behaviour(ex: dict) -> tuple[dict, dict]:
     "{'frames', 'labels'} -> (context, sequence) of a behaviour record."
     return {LABELS: np.asarray(ex['labels'], np.int64)}, {ENCODED: _frames_feature(ex['frames'])}
+
+# %% ../nbs/03_datasets.ipynb #0cd800cc
+# Protocol order, background last: label indices in records and readouts depend on it.
+FLY_CLASSES = ('lunging', 'wing_threat', 'tussling', 'wing_extension', 'circling', 'copulation', 'not_interacting')
+CALMS21_CLASSES = ('attacking', 'sniffing', 'mounting', 'not interacting')
+# Protocol train label counts (batch-32 drop-last), the shape of the class imbalance.
+FLY_LABEL_COUNTS = (6827, 23497, 1950, 18239, 4388, 329372, 687413)
+CALMS21_LABEL_COUNTS = (655, 7586, 1702, 16681)
 
 # %% ../nbs/03_datasets.ipynb #99b21431
 TYPHOON_FLOATS = ('pressure', 'wind', 'lat', 'lon')  # float per step (release names)

@@ -8,26 +8,19 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from .clips import resize_video
-from .datasets import Frames, write_split
+from .datasets import Frames, write_split, FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LABEL_COUNTS
 
 # %% auto #0
-__all__ = ['FLY_CLASSES', 'CALMS21_CLASSES', 'FLY_LABEL_COUNTS', 'CALMS21_LABEL_COUNTS', 'NUM_FRAMES', 'SUBSTEPS',
-           'MINI_SPLIT_SIZES', 'MIN_PER_CLASS', 'FLY_SHAPE', 'CALMS21_SHAPE', 'FLY_PROGRAMS', 'MOUSE_PROGRAMS',
-           'BEHAVIOUR_DATASETS', 'SPLIT_IDS', 'BEHAVIOUR_JPEG_QUALITY', 'BEHAVIOUR_SHARDS', 'split_class_counts',
-           'draw_ellipse', 'smooth_texture', 'Track', 'new_track', 'unit', 'smooth_walk', 'place_tracks', 'fly_lunging',
-           'fly_wing_threat', 'fly_tussling', 'fly_wing_extension', 'fly_circling', 'fly_copulation',
-           'fly_not_interacting', 'mouse_attacking', 'mouse_sniffing', 'mouse_mounting', 'mouse_not_interacting',
-           'draw_fly', 'draw_mouse', 'render_frames', 'fly_scene', 'mouse_scene', 'bout_labels', 'split_classes',
-           'behaviour_example', 'behaviour_examples', 'write_mini_behaviour', 'write_mini_flyvsfly',
-           'write_mini_calms21']
+__all__ = ['NUM_FRAMES', 'SUBSTEPS', 'MINI_SPLIT_SIZES', 'MIN_PER_CLASS', 'FLY_SHAPE', 'CALMS21_SHAPE', 'FLY_PROGRAMS',
+           'MOUSE_PROGRAMS', 'BEHAVIOUR_DATASETS', 'SPLIT_IDS', 'BEHAVIOUR_JPEG_QUALITY', 'BEHAVIOUR_SHARDS',
+           'split_class_counts', 'draw_ellipse', 'smooth_texture', 'Track', 'new_track', 'unit', 'smooth_walk',
+           'place_tracks', 'fly_lunging', 'fly_wing_threat', 'fly_tussling', 'fly_wing_extension', 'fly_circling',
+           'fly_copulation', 'fly_not_interacting', 'mouse_attacking', 'mouse_sniffing', 'mouse_mounting',
+           'mouse_not_interacting', 'draw_fly', 'draw_mouse', 'render_frames', 'fly_scene', 'mouse_scene',
+           'bout_labels', 'split_classes', 'behaviour_example', 'behaviour_examples', 'write_mini_behaviour',
+           'write_mini_flyvsfly', 'write_mini_calms21']
 
 # %% ../nbs/06_synth_behaviour.ipynb #44f92a42
-# Protocol order, background last: label indices in records and readouts depend on it.
-FLY_CLASSES = ('lunging', 'wing_threat', 'tussling', 'wing_extension', 'circling', 'copulation', 'not_interacting')
-CALMS21_CLASSES = ('attacking', 'sniffing', 'mounting', 'not interacting')
-# Protocol train label counts (batch-32 drop-last), the shape of the class imbalance.
-FLY_LABEL_COUNTS = (6827, 23497, 1950, 18239, 4388, 329372, 687413)
-CALMS21_LABEL_COUNTS = (655, 7586, 1702, 16681)
 NUM_FRAMES = 24  # frames per mini record
 SUBSTEPS = 4  # sub-frame exposures averaged into one frame (motion blur)
 MINI_SPLIT_SIZES = {'train': 400, 'val': 120, 'test': 120}  # records per split, both datasets
