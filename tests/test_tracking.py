@@ -73,12 +73,6 @@ def test_stir_accuracy_matches_plain_computation():
 ON_DISK = {'valid': 'short_val', 'full': 'full_val', 'test': 'test'}  # STIR's release split names
 
 
-@pytest.fixture(scope='module')
-def mini_dir():
-    from scivid.mini import mini_scivid_dir
-    return mini_scivid_dir()
-
-
 def stored_keypoints(root, split):
     "Start and end points of every video of a STIR split, read straight from the record files."
     from scivid.records import ShardedRecords
@@ -92,16 +86,16 @@ def stored_keypoints(root, split):
     return videos
 
 
-def test_control_equals_stored_keypoints(mini_dir, tmp_path):
+def test_control_equals_stored_keypoints(mini_root, tmp_path):
     "With examples=0 the run reports the control; it must be the start points scored as end points."
     from scivid.run import RunConfig, run
     out = tmp_path / 'run'
-    run(RunConfig(task='stir', data_dir=str(mini_dir), out_dir=str(out), examples=0, batch_size=8,
+    run(RunConfig(task='stir', data_dir=str(mini_root), out_dir=str(out), examples=0, batch_size=8,
                   cache=False, progress=False))
     records = json.loads((out / 'metrics.json').read_text())
     for split in ('valid', 'full', 'test'):
         reported = {r['metric']: r['value'] for r in records if r['split'] == split and r['readout'] == 'control'}
-        videos = stored_keypoints(mini_dir, split)
+        videos = stored_keypoints(mini_root, split)
         assert any(len(s) != len(e) for s, e in videos)  # the mini data has unequal point lists
         acc, per_threshold = plain_stir_accuracy(videos)  # predictions = the start points themselves
         assert reported['acc'] == pytest.approx(acc, abs=1e-9), split
@@ -109,7 +103,7 @@ def test_control_equals_stored_keypoints(mini_dir, tmp_path):
             assert reported[f'acc@{t}px'] == pytest.approx(per_threshold[t], abs=1e-9), (split, t)
 
 
-def test_readout_learns_to_beat_no_motion(mini_dir):
+def test_readout_learns_to_beat_no_motion(mini_root):
     "A (narrow) tracking readout trained briefly on mini MOVi beats the no-motion control on mini STIR."
     from flax import nnx
     from scivid.datasets import open_split
@@ -118,8 +112,8 @@ def test_readout_learns_to_beat_no_motion(mini_dir):
     from scivid.trainer import TrainConfig, fit, evaluate, readout_predictor, control_predictor
     from scivid.tracking import TrackingReadout, make_example, movi_split
     backbone = ResizeBackbone()
-    train = Examples(movi_split(open_split('movi', 'train', mini_dir))[0], make_example, True)
-    valid = Examples(open_split('stir', 'valid', mini_dir), make_example, False)
+    train = Examples(movi_split(open_split('movi', 'train', mini_root))[0], make_example, True)
+    valid = Examples(open_split('stir', 'valid', mini_root), make_example, False)
     shapes = backbone.encode(backbone.preprocess(np.zeros((1, 16, 128, 128, 3), np.float32)))
     (T, h, w, D) = shapes['grid_features'].shape[1:]
     # The task's readout, narrowed (64 params, 4 heads) so that 80 steps take about a minute of CPU.

@@ -2,7 +2,6 @@
 reported by a run equal a direct computation; the attention readout learns on mini-SciVid."""
 import itertools, json, os
 import numpy as np
-import pytest
 from scivid.typhoon import typhoon_score, typhoon_reduce, TYPHOON_HEADLINE_STEPS
 
 
@@ -32,27 +31,20 @@ def test_mae_and_relative_error():
 
 EXAMPLES = 1600  # training examples seen (50 steps at batch 32)
 
-@pytest.fixture(scope='module')
-def data_root():
-    """mini-SciVid (generated once and cached), whatever $SCIVID_DATA_DIR says: the thresholds are for it."""
-    from scivid.mini import mini_scivid_dir
-    return mini_scivid_dir()
-
-
-def test_controls_with_no_training_equal_direct_computation(data_root, tmp_path):
+def test_controls_with_no_training_equal_direct_computation(mini_root, tmp_path):
     """A run with examples=0 reports the two controls; their metrics.json records equal RMSEs
     computed here directly from the stored val records (steps 12..23 against the protocol's
     per-step means and against the pressure at step 11)."""
     from scivid.run import RunConfig, run
     from scivid.datasets import open_split
     out = tmp_path / 'run'
-    run(RunConfig(task='typhoon', data_dir=str(data_root), out_dir=str(out), examples=0, splits=('val',),
+    run(RunConfig(task='typhoon', data_dir=str(mini_root), out_dir=str(out), examples=0, splits=('val',),
                   cache=False, progress=False))
     records = json.loads((out / 'metrics.json').read_text())
     got = {(r['readout'], r['metric']): r['value'] for r in records if r['split'] == 'val'}
     means = [1001.1170, 1000.8286, 1000.5369, 1000.2145, 999.9190, 999.5570, 999.1941, 998.8003,
              998.4185, 998.0523, 997.7095, 997.3082]  # PROTOCOL.md, steps 12..23
-    records_val = open_split('typhoon', 'val', data_root)
+    records_val = open_split('typhoon', 'val', mini_root)
     control_sq, persist_sq = [], []
     for i in range(len(records_val)):
         p = np.asarray(records_val[i]['pressure'], np.float64)
@@ -67,12 +59,12 @@ def test_controls_with_no_training_equal_direct_computation(data_root, tmp_path)
     assert all(r['step'] == 0 for r in records)
 
 
-def test_attention_readout_beats_mean_pressure_control(data_root, tmp_path):
+def test_attention_readout_beats_mean_pressure_control(mini_root, tmp_path):
     """The cross-attention readout trained briefly on the resize backbone's features has a lower
     val RMSE than the fixed per-step-means control (the records of one `scivid.run.run`)."""
     from scivid.run import RunConfig, run
     out = tmp_path / 'run'
-    run(RunConfig(task='typhoon', data_dir=str(data_root), out_dir=str(out), examples=EXAMPLES, batch_size=32,
+    run(RunConfig(task='typhoon', data_dir=str(mini_root), out_dir=str(out), examples=EXAMPLES, batch_size=32,
                   splits=('val',), readouts=('attention',), eval_every=10_000, cache=False, progress=False))
     got = {(r['readout'], r['metric']): r['value'] for r in json.loads((out / 'metrics.json').read_text())}
     print({k: round(v, 3) for k, v in got.items() if k[1] == 'rmse'})
