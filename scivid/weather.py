@@ -15,9 +15,9 @@ from .dpt import DPT
 # %% auto #0
 __all__ = ['WEATHER_NAMES', 'WEATHER_LEAD_HOURS', 'WEATHER_DPT', 'WEATHER_GRAD_CLIP', 'WEATHER_MAP_LEADS', 'WEATHER_BATCH',
            'WEATHER_EXAMPLES', 'WEATHER_DPT_MINI', 'WEATHERBENCH', 'grid_latitudes', 'grid_area_weights',
-           'normalise_weather', 'make_weather_example', 'ResidualDPT', 'weather_dpt', 'weather_loss',
+           'normalise_weather', 'make_weather_example', 'ResidualDPT', 'dpt_readout', 'weather_loss',
            'weather_persistence', 'weather_score', 'weather_reduce', 'plot_weather_maps', 'plot_wrmse_by_lead',
-           'weather_plots', 'dpt_readout']
+           'weather_plots']
 
 # %% ../nbs/42_weather.ipynb #a0b28d07
 WEATHER_NAMES = ('Z500', 'T850', 'Q700')  # short names of the channels, in store order
@@ -72,13 +72,11 @@ class ResidualDPT(nnx.Module):
         out = self.dpt(features['grid_features'][:, -1], (H, W)).reshape(B, H, W, WEATHER_TARGET_FRAMES, V)
         return last[:, None] + jnp.moveaxis(out, 3, 1) * jnp.asarray(WEATHER_RESIDUAL_STDS)
 
-def weather_dpt(feature_shapes: dict, # per-example shapes, 'grid_features': (T, h, w, D)
-                rngs: nnx.Rngs,
-                feature_dims: tuple = WEATHER_DPT['feature_dims'], # reassemble widths
+def dpt_readout(feature_dims: tuple = WEATHER_DPT['feature_dims'], # reassemble widths
                 head_dim: int = WEATHER_DPT['head_dim'], # fusion and head width
-               ) -> ResidualDPT:
-    "Readout factory: the residual DPT on the last input frame's grid features."
-    return ResidualDPT(feature_shapes['grid_features'], feature_dims, head_dim, rngs=rngs)
+               ): # -> readout factory (feature_shapes, rngs) -> ResidualDPT
+    "Readout factory of a residual DPT of the given size on the last input frame's grid features."
+    return lambda feature_shapes, rngs: ResidualDPT(feature_shapes['grid_features'], feature_dims, head_dim, rngs=rngs)
 
 # %% ../nbs/42_weather.ipynb #ea7e45f8
 def weather_loss(preds, # [B, L, LAT, LON, V] physical
@@ -174,15 +172,9 @@ WEATHER_DPT_MINI = dict(feature_dims=(16,) * 4, head_dim=16)  # a DPT small enou
 
 def _identity(outputs): return outputs
 
-def dpt_readout(feature_dims: tuple, # DPT reassemble widths
-                head_dim: int, # DPT fusion and head width
-               ): # -> readout factory (feature_shapes, rngs) -> ResidualDPT
-    "Readout factory of a residual DPT of the given size."
-    return lambda shapes, rngs: weather_dpt(shapes, rngs, feature_dims=feature_dims, head_dim=head_dim)
-
 WEATHERBENCH = Task(
     name='weatherbench', dataset='weatherbench', eval_splits=('online_dev', 'offline_dev', 'test'), train_split='train',
-    make_example=make_weather_example, readouts={'dpt': dpt_readout(**WEATHER_DPT)},
+    make_example=make_weather_example, readouts={'dpt': dpt_readout()},
     loss=weather_loss, predict=_identity, score=weather_score, reduce=weather_reduce,
     controls={'persistence': weather_persistence}, headline='wrmse', weight_decay=1e-4, grad_clip=WEATHER_GRAD_CLIP,
     plots=weather_plots, examples=WEATHER_EXAMPLES, batch_size=WEATHER_BATCH,
