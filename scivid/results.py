@@ -68,10 +68,11 @@ def plot_history(histories: dict, # readout name -> history rows from `fit`
     return fig
 
 def save_figures(out_dir, figures: dict) -> list:
-    "Save each figure as OUT/figures/<name>.png (atomically); returns the paths."
+    "Save each figure as OUT/figures/<name>.png (atomically) and close it in pyplot; returns the paths."
     paths = []
     for name, fig in figures.items():
         buf = io.BytesIO()
         fig.savefig(buf, format='png', dpi=100, bbox_inches='tight')
         paths.append(atomic_write_bytes(Path(out_dir) / 'figures' / f'{name}.png', buf.getvalue()))
+        plt.close(fig)  # a closed figure still displays; open ones would pile up and be shown again by Jupyter
     return paths
