@@ -6,7 +6,6 @@ Usage: python benchmarks/train_speed.py [--task flyvsfly] [--steps 50] [--batch-
 """
 import argparse, time
 from flax import nnx
-from dataclasses import replace
 from scivid.mini import resolve_data_dir, is_mini_scivid
 from scivid.run import RunConfig, split_table, feature_shapes
 from scivid.tasks import get_task
@@ -35,7 +34,7 @@ if __name__ == '__main__':
     ap.add_argument('--steps', type=int, default=50); ap.add_argument('--batch-size', type=int, default=32)
     args = ap.parse_args()
     task, backbone, root = get_task(args.task), load_backbone(args.backbone), resolve_data_dir(None)
-    task = replace(task, readouts=task.readouts_for(mini=is_mini_scivid(root)))
+    task = task.for_data(mini=is_mini_scivid(root))
     config = RunConfig(task=args.task, backbone=args.backbone, progress=False)
     table = split_table(task, backbone, root, task.train_split, True, config)
     for readout in task.readouts:

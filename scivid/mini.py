@@ -16,8 +16,8 @@ from .synth_weather import write_mini_weatherbench
 from .synth_tracking import write_mini_movi, write_mini_stir
 
 # %% auto #0
-__all__ = ['MINI_VERSION', 'MANIFEST', 'MINI_WRITERS', 'folder_bytes', 'write_dataset', 'generate_mini_scivid', 'mini_scivid_dir',
-           'resolve_data_dir', 'is_mini_scivid', 'generate_main']
+__all__ = ['MINI_VERSION', 'MANIFEST', 'MINI_WRITERS', 'folder_bytes', 'write_dataset', 'generate_mini_scivid', 'is_mini_scivid',
+           'mini_scivid_dir', 'resolve_data_dir', 'generate_main']
 
 # %% ../nbs/10_mini.ipynb #bec6210d
 MINI_VERSION = 4  # bump when any generator's output changes, so cached copies are regenerated
@@ -91,15 +91,20 @@ def generate_mini_scivid(root, # data dir to create (must not exist yet)
     return root
 
 # %% ../nbs/10_mini.ipynb #fcbb21f1
+def is_mini_scivid(data_dir, # a data dir
+                  ) -> bool:
+    "Whether `data_dir` is a finished generated mini-SciVid (runs there may use CPU-sized stand-in readouts)."
+    return (Path(data_dir) / MANIFEST).exists()
+
 def mini_scivid_dir(seed: int = 0, # generation seed
                    ) -> Path:
     "The cached mini-SciVid data dir for `seed`: cache_dir()/'mini-scivid-v<MINI_VERSION>-seed<seed>'."
     root = cache_dir() / f'mini-scivid-v{MINI_VERSION}-seed{seed}'
-    if (root / MANIFEST).exists(): return root
+    if is_mini_scivid(root): return root
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.parent / f'.{root.name}.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-        if (root / MANIFEST).exists(): return root  # another process made it while we waited
+        if is_mini_scivid(root): return root  # another process made it while we waited
         if root.exists():
             raise ScividError(f"{root} is an incomplete mini-SciVid (no {MANIFEST}); delete the folder to regenerate it")
         return generate_mini_scivid(root, seed)
@@ -121,11 +126,6 @@ def resolve_data_dir(data_dir=None, # explicit data dir (the folder that contain
                               "or unset it to use mini-SciVid")
         return env
     return mini_scivid_dir()
-
-def is_mini_scivid(data_dir, # a data dir
-                  ) -> bool:
-    "Whether `data_dir` is a generated mini-SciVid (runs there may use CPU-sized stand-in readouts)."
-    return (Path(data_dir) / MANIFEST).exists()
 
 # %% ../nbs/10_mini.ipynb #9b2daa23
 def generate_main(out=None, # folder to write to (default: the cached copy)

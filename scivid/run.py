@@ -135,7 +135,7 @@ def run(config: RunConfig) -> RunResult:
     task = get_task(config.task)
     config, backbone = _resolved(config, task), load_backbone(config.backbone)
     root, out = resolve_data_dir(config.data_dir), Path(config.out_dir)
-    task = replace(task, readouts=task.readouts_for(mini=is_mini_scivid(root)))
+    task = task.for_data(mini=is_mini_scivid(root))
     atomic_write_json(out / 'config.json', asdict(config))
     models, histories = {}, {}
     if config.examples > 0:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_task.ipynb #19cf2d0e
 from __future__ import annotations
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 import numpy as np
@@ -55,9 +55,9 @@ class Task:
         "Dataset the training split is read from."
         return self.train_dataset or self.dataset
 
-    def readouts_for(self, mini: bool) -> dict:
-        "The readout factories of a run: the protocol's, with the mini stand-ins on mini-SciVid."
-        return self.readouts | self.mini_readouts if mini else self.readouts
+    def for_data(self, mini: bool) -> Task:
+        "The task as a run trains it: the protocol's readouts, with the mini stand-ins on mini-SciVid."
+        return replace(self, readouts=self.readouts | self.mini_readouts) if mini else self
 
 # %% ../nbs/32_task.ipynb #023cf225
 @dataclass

@@ -1,6 +1,6 @@
 """Digital Typhoon task: the headline RMSE uses exactly lead steps 0, 1, 2, 5, 11; controls
 reported by a run equal a direct computation; the attention readout learns on mini-SciVid."""
-import itertools, json, os
+import itertools, json
 import numpy as np
 from scivid.typhoon import typhoon_score, typhoon_reduce, TYPHOON_HEADLINE_STEPS
 

@@ -114,15 +114,6 @@ def test_loss_matches_plain_computation():
 
 # ---------------------------------------------------------------- on mini-SciVid data
 
-@pytest.fixture(scope='module')
-def weather_root(tmp_path_factory):
-    """A data dir with mini-SciVid's WeatherBench store (the same writer and seed as mini-SciVid)."""
-    from scivid.synth_weather import write_mini_weatherbench
-    root = tmp_path_factory.mktemp('mini_weather')
-    write_mini_weatherbench(root, seed=0)
-    return root
-
-
 def test_dpt_readout_beats_persistence(mini_root, tmp_path):
     """A run on mini-SciVid trains the task's mini DPT stand-in briefly on the resize backbone's
     features; its wRMSE (averaged over lead steps and variables) is below persistence on validation."""
@@ -138,18 +129,18 @@ def test_dpt_readout_beats_persistence(mini_root, tmp_path):
     assert got[('dpt', 'wrmse/Z500')] < got[('persistence', 'wrmse/Z500')]
 
 
-def test_persistence_record_equals_direct_computation(weather_root, tmp_path):
+def test_persistence_record_equals_direct_computation(mini_root, tmp_path):
     """A run with examples=0 reports persistence; its metrics.json records equal wRMSE computed
     here directly from the stored windows (no library metric code)."""
     import json
     from scivid.run import RunConfig, run
     from scivid.weather_data import WeatherWindows
     out = tmp_path / 'run'
-    run(RunConfig(task='weatherbench', data_dir=str(weather_root), out_dir=str(out), examples=0,
+    run(RunConfig(task='weatherbench', data_dir=str(mini_root), out_dir=str(out), examples=0,
                   splits=('online_dev',), cache=False, progress=False))
     records = json.loads((out / 'metrics.json').read_text())
     got = {r['metric']: r['value'] for r in records if r['readout'] == 'persistence' and r['split'] == 'online_dev'}
-    windows = WeatherWindows(weather_root, 'online_dev')
+    windows = WeatherWindows(mini_root, 'online_dev')
     sq = []  # [N, L, V] area-weighted mean squared error of repeating the last input frame
     for i in range(len(windows)):
         w = windows[i]
