@@ -13,9 +13,9 @@ __all__ = ['average_precision', 'mean_ap']
 def average_precision(scores: np.ndarray, # [N] confidences
                       labels: np.ndarray, # [N] binary ground truth
                      ) -> float:
-    "Average precision of `scores` for `labels` (as scikit-learn); nan when there is no positive."
+    "Average precision of `scores` for `labels` (as scikit-learn); 0 when there is no positive."
     scores, labels = np.asarray(scores, np.float64), np.asarray(labels).astype(bool)
-    if not labels.any(): return float('nan')
+    if not labels.any(): return 0.0  # scikit-learn's rule (recall is undefined; no precision is gained)
     order = np.argsort(-scores, kind='stable')
     s, y = scores[order], labels[order]
     last_of_tie = np.r_[s[1:] != s[:-1], True]
@@ -30,8 +30,8 @@ def mean_ap(scores: np.ndarray, # [N, K] confidences
             classes: list[str], # the K class names
             keep: list[int] | None = None, # class indices averaged (default: all)
            ) -> dict:
-    "Per-class AP (`AP/<class>`) and their mean over `keep` (`mAP`)."
+    "Per-class AP (`AP/<class>`) and their plain mean over `keep` (`mAP`)."
     keep = range(len(classes)) if keep is None else keep
     aps = {c: average_precision(scores[:, k], labels[:, k]) for k, c in enumerate(classes)}
-    out = {'mAP': float(np.nanmean([aps[classes[k]] for k in keep]))}
+    out = {'mAP': float(np.mean([aps[classes[k]] for k in keep]))}
     return out | {f'AP/{c}': v for c, v in aps.items()}
