@@ -109,12 +109,13 @@ def weather_score(preds: np.ndarray, # [B, L, LAT, LON, V] physical
 
 def weather_reduce(scores: dict, # 'wse' [N, L, V], 'psnr' [N, V] of all examples
                   ) -> dict: # metric name -> float
-    "wRMSE per variable and lead step, per variable (mean over leads), overall (normalised), PSNR."
-    rmse = np.sqrt(np.mean(scores['wse'], axis=0))  # [L, V]
+    "wRMSE per variable and lead step, per variable (mean over leads), overall (physical and normalised), PSNR."
+    rmse = np.sqrt(np.mean(scores['wse'], axis=0))  # [L, V] physical units
     metrics = {f'wrmse/{name}/step_{k}': float(rmse[k, v]) for v, name in enumerate(WEATHER_NAMES) for k in range(len(rmse))}
     per_var = rmse.mean(axis=0)  # [V]
     metrics |= {f'wrmse/{name}': float(per_var[v]) for v, name in enumerate(WEATHER_NAMES)}
-    metrics['wrmse'] = float(np.mean(per_var / WEATHER_RESIDUAL_STDS))
+    metrics['wrmse'] = float(rmse.mean())  # the release's aggregate: mean of the L x V physical wRMSEs
+    metrics['wrmse_normalised'] = float(np.mean(per_var / WEATHER_RESIDUAL_STDS))  # unit-free
     metrics['psnr'] = float(np.mean(scores['psnr']))
     return metrics
 
@@ -176,6 +177,6 @@ WEATHERBENCH = Task(
     name='weatherbench', dataset='weatherbench', eval_splits=('online_dev', 'offline_dev', 'test'), train_split='train',
     make_example=make_weather_example, readouts={'dpt': dpt_readout()},
     loss=weather_loss, predict=_identity, score=weather_score, reduce=weather_reduce,
-    controls={'persistence': weather_persistence}, headline='wrmse', weight_decay=1e-4, grad_clip=WEATHER_GRAD_CLIP,
+    controls={'persistence': weather_persistence}, headline='wrmse/Z500', weight_decay=1e-4, grad_clip=WEATHER_GRAD_CLIP,
     plots=weather_plots, examples=WEATHER_EXAMPLES, batch_size=WEATHER_BATCH,
     mini_readouts={'dpt': dpt_readout(**WEATHER_DPT_MINI)})

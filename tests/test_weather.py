@@ -79,7 +79,9 @@ def test_wrmse_matches_plain_computation(lat, lon):
         for k in range(L):
             np.testing.assert_allclose(m[f'wrmse/{name}/step_{k}'], expected[k, v], rtol=1e-5)
         np.testing.assert_allclose(m[f'wrmse/{name}'], expected[:, v].mean(), rtol=1e-5)
-    np.testing.assert_allclose(m['wrmse'], np.mean(expected.mean(0) / scale), rtol=1e-5)
+    # the aggregate is the release's: the mean of the 48 physical (lead step, variable) wRMSEs
+    np.testing.assert_allclose(m['wrmse'], expected.mean(), rtol=1e-5)
+    np.testing.assert_allclose(m['wrmse_normalised'], np.mean(expected.mean(0) / scale), rtol=1e-5)
 
 
 def test_scores_pool_over_batches():
@@ -131,13 +133,14 @@ def test_dpt_readout_beats_persistence(mini_root, tmp_path):
 
 def test_persistence_record_equals_direct_computation(mini_root, tmp_path):
     """A run with examples=0 reports persistence; its metrics.json records equal wRMSE computed
-    here directly from the stored windows (no library metric code)."""
+    here directly from the stored windows (no library metric code). The aggregate `wrmse` is the
+    mean of the 48 physical per-variable, per-lead wRMSEs (PROTOCOL.md, the release's `rmwse`)."""
     import json
     from scivid.run import RunConfig, run
     from scivid.weather_data import WeatherWindows
     out = tmp_path / 'run'
-    run(RunConfig(task='weatherbench', data_dir=str(mini_root), out_dir=str(out), examples=0,
-                  splits=('online_dev',), cache=False, progress=False))
+    result = run(RunConfig(task='weatherbench', data_dir=str(mini_root), out_dir=str(out), examples=0,
+                           splits=('online_dev',), cache=False, progress=False))
     records = json.loads((out / 'metrics.json').read_text())
     got = {r['metric']: r['value'] for r in records if r['readout'] == 'persistence' and r['split'] == 'online_dev'}
     windows = WeatherWindows(mini_root, 'online_dev')
@@ -149,8 +152,18 @@ def test_persistence_record_equals_direct_computation(mini_root, tmp_path):
         sq.append([[np.mean(weights[:, None] * (y[k, :, :, v] - x[-1, :, :, v]) ** 2) for v in range(3)]
                    for k in range(len(y))])
     rmse = np.sqrt(np.mean(sq, axis=0))  # [L, V]
+    assert rmse.shape == (16, 3)
     for v, name in enumerate(WEATHER_NAMES):
-        np.testing.assert_allclose(got[f'wrmse/{name}/step_0'], rmse[0, v], rtol=1e-5)
+        for k in range(16):
+            np.testing.assert_allclose(got[f'wrmse/{name}/step_{k}'], rmse[k, v], rtol=1e-5)
         np.testing.assert_allclose(got[f'wrmse/{name}'], rmse[:, v].mean(), rtol=1e-5)
-    np.testing.assert_allclose(got['wrmse'], np.mean(rmse.mean(0) / WEATHER_RESIDUAL_STDS), rtol=1e-5)
+    print('persistence wrmse (mean of 48 physical wRMSEs):', rmse.mean(), 'Z500:', rmse[:, 0].mean())
+    np.testing.assert_allclose(got['wrmse'], rmse.mean(), rtol=1e-5)
+    np.testing.assert_allclose(result.evaluations['online_dev'].metrics['persistence']['wrmse'], rmse.mean(), rtol=1e-5)
     assert all(r['step'] == 0 for r in records if r['readout'] == 'persistence')
+
+
+def test_headline_is_the_papers_z500():
+    "The task's headline is the metric the SciVid paper reports for WeatherBench 2: Z500 wRMSE."
+    from scivid.weather import WEATHERBENCH
+    assert WEATHERBENCH.headline == 'wrmse/Z500'
