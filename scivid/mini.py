@@ -20,7 +20,7 @@ __all__ = ['MINI_VERSION', 'MANIFEST', 'MINI_WRITERS', 'folder_bytes', 'write_da
            'mini_scivid_dir', 'resolve_data_dir', 'generate_main']
 
 # %% ../nbs/10_mini.ipynb #bec6210d
-MINI_VERSION = 4  # bump when any generator's output changes, so cached copies are regenerated
+MINI_VERSION = 5  # bump when any generator's output changes, so cached copies are regenerated
 MANIFEST = 'mini-scivid.json'  # written last inside a finished mini-SciVid folder
 MINI_WRITERS = {  # dataset -> writer, slowest first (the pool starts them in this order)
     'flyvsfly': write_mini_flyvsfly,

@@ -49,21 +49,33 @@ def headline_table(results: pd.DataFrame, # result records
     return rows['value'].unstack('split')
 
 # %% ../nbs/34_results.ipynb #3353f15b
-def plot_history(histories: dict, # readout name -> history rows from `fit`
-                 headline: str, # minival metric to plot, e.g. 'mAP'
+def _evaluated(rows: list, headline: str) -> dict:
+    "Where `rows` hold the headline: {'minival' or a split name: [(step, value), ...]}."
+    out = {}
+    for r in rows:
+        for key, value in r.items():
+            where = key[:-len(headline) - 1]
+            if key.endswith('/' + headline) and where and '/' not in where: out.setdefault(where, []).append((r['step'], value))
+    return out
+
+def plot_history(histories: dict, # readout name -> history rows from `fit` (and the run's final evaluations)
+                 headline: str, # metric to plot, e.g. 'mAP'
                 ) -> plt.Figure:
-    "Training loss (smoothed) and minival headline metric against step, one line per readout."
+    "Training loss (smoothed), and the headline metric on minival (lines) and full splits (markers), per readout."
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
     for name, rows in histories.items():
+        rows = [r for r in rows if 'loss' in r]
         if not rows: continue
         steps, loss = np.array([r['step'] for r in rows]), np.array([r['loss'] for r in rows])
         k = max(1, len(loss) // 50)
         ax_loss.plot(steps[k - 1:], np.convolve(loss, np.ones(k) / k, 'valid'), label=name)
-        val = [(r['step'], r[f'val/{headline}']) for r in rows if f'val/{headline}' in r]
-        if val: ax_val.plot(*zip(*val), 'o-', label=name)
+        line = None
+        for where, points in _evaluated(histories[name], headline).items():
+            kw = dict(ls='-', marker='o', ms=3) if where == 'minival' else dict(ls='', marker='s', ms=6)
+            line, = ax_val.plot(*zip(*points), label=f'{name} {where}', color=line.get_color() if line else None, **kw)
     ax_loss.set(xlabel='step', ylabel='training loss', yscale='log', title='loss (smoothed)')
-    ax_val.set(xlabel='step', ylabel=headline, title=f'minival {headline}')
-    for ax in (ax_loss, ax_val): ax.legend(); ax.grid(alpha=0.3)
+    ax_val.set(xlabel='step', ylabel=headline, title=f'{headline}: minival (first 4096 val examples) and full splits')
+    for ax in (ax_loss, ax_val): ax.legend(fontsize=7); ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

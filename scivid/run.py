@@ -16,14 +16,15 @@ from .datasets import open_split
 from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone
 from .task import Task, Evaluation, Examples, stack_examples, HELDOUT
-from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, fit, evaluate, batch_features,
-                            readout_predictor, control_predictor)
+from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, FEATURE_KEYS, fit, evaluate,
+                            batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
 from .results import metric_records, write_results, plot_history, save_figures
 from .tasks import get_task
 
 # %% auto #0
-__all__ = ['RunConfig', 'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'split_table', 'feature_shapes',
-           'train_readouts', 'evaluate_split', 'run_records', 'RunResult', 'run', 'run_figures']
+__all__ = ['BLIND', 'RunConfig', 'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'split_table',
+           'feature_shapes', 'BlindExamples', 'blind_readout', 'blind_predictor', 'train_readouts',
+           'readout_predictors', 'evaluate_split', 'run_records', 'RunResult', 'final_log_rows', 'run', 'run_figures']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class RunConfig:
     batch_size: int | None = None  # None: the task's protocol batch size
     seed: int = 0
     splits: tuple = ()  # evaluated splits (empty: the task's)
-    readouts: tuple = ()  # trained readouts (empty: all of the task's)
+    readouts: tuple = ()  # trained readouts (empty: all of the task's, and `blind`)
     lr: float = PEAK_LR
+    warmup_steps: int | None = None  # None: the protocol's 1000 (a tenth of a budget under 10,000 steps)
     eval_every: int = EVAL_EVERY  # steps between minival evaluations
     views: int = 1  # augmented views per training example in the feature cache
     cache: bool = True  # train and evaluate from cached frozen features
@@ -82,19 +84,53 @@ def feature_shapes(backbone, table) -> dict:
     feats, _ = batch_features(backbone, stack_examples([table.example(0)]))
     return {k: v.shape[1:] for k, v in feats.items()}
 
+# %% ../nbs/60_run.ipynb #bd2e2f7e
+BLIND = 'blind'  # readout name of the feature-blind control
+
+class BlindExamples:
+    "A split's examples with every backbone feature replaced by zeros (the video is dropped)."
+    def __init__(self, table, # examples: len() and example(i, view)
+                 shapes: dict, # per-clip feature shapes, e.g. {'features': (T, N, D)}
+                ):
+        self.table, self.shapes = table, shapes
+    def __len__(self): return len(self.table)
+
+    def example(self, i: int, view: int = 0) -> dict:
+        "Example `i` without video, with zero `features` [C, ...] (and `grid_features`)."
+        ex = self.table.example(i, view)
+        clips = len(ex['video'] if 'video' in ex else ex['features'])
+        rest = {k: v for k, v in ex.items() if k not in ('video', *FEATURE_KEYS)}
+        return rest | {k: np.zeros((clips, *s), np.float32) for k, s in self.shapes.items()}
+
+def blind_readout(task: Task):
+    "The factory of the readout `blind` trains: the task's first."
+    return next(iter(task.readouts.values()))
+
+def blind_predictor(task: Task, model) -> callable:
+    "A predictor that gives `model` zero features, whatever the backbone computed."
+    predict = readout_predictor(task, model)
+    return lambda feats, batch: predict({k: np.zeros_like(v) for k, v in feats.items()}, batch)
+
 # %% ../nbs/60_run.ipynb #01189ebd
 def train_readouts(task: Task, backbone, train, val, config: RunConfig, out: Path) -> tuple[dict, dict]:
-    "Train each chosen readout on `train` (minival on `val`); returns (models, histories)."
+    "Train each chosen readout on `train` (minival on `val`), `blind` on their featureless twins; returns (models, histories)."
     train_config = TrainConfig(examples=config.examples, batch_size=config.batch_size, seed=config.seed,
-                               lr=config.lr, eval_every=config.eval_every,
+                               lr=config.lr, warmup=config.warmup_steps, eval_every=config.eval_every,
                                minival_examples=MINIVAL_EXAMPLES, checkpoint_every=config.eval_every)
     shapes = feature_shapes(backbone, train)
     models, histories = {}, {}
-    for name in config.readouts or tuple(task.readouts):
-        models[name] = task.readouts[name](shapes, nnx.Rngs(config.seed))
-        histories[name] = fit(task, models[name], backbone, train, val, train_config,
-                              out / 'checkpoints' / name, progress=config.progress)
+    for name in config.readouts:
+        blind = name == BLIND
+        make = blind_readout(task) if blind else task.readouts[name]
+        tr, va = (BlindExamples(train, shapes), BlindExamples(val, shapes)) if blind else (train, val)
+        models[name] = make(shapes, nnx.Rngs(config.seed))
+        histories[name] = fit(task, models[name], backbone, tr, va, train_config, out / 'checkpoints' / name,
+                              progress=config.progress, val_split=task.eval_splits[0])
     return models, histories
+
+def readout_predictors(task: Task, models: dict) -> dict:
+    "Predictors of trained readouts (`blind` sees zero features at evaluation too)."
+    return {n: (blind_predictor if n == BLIND else readout_predictor)(task, m) for n, m in models.items()}
 
 # %% ../nbs/60_run.ipynb #c4c034af
 def evaluate_split(task: Task, backbone, root: Path, split: str, predictors: dict, histories: dict,
@@ -116,7 +152,7 @@ def run_records(ev: Evaluation, config: RunConfig, steps: int) -> list:
 @dataclass
 class RunResult:
     "What a run produced: result records, evaluations per split, training histories, figures."
-    config: RunConfig  # as run: the task's budget and batch size filled in
+    config: RunConfig  # as run: the task's budget, batch size, warm-up and readouts filled in
     out_dir: Path
     records: list
     evaluations: dict  # split -> Evaluation
@@ -124,11 +160,20 @@ class RunResult:
     figures: dict = field(default_factory=dict)  # name -> matplotlib Figure
 
 def _resolved(config: RunConfig, task: Task) -> RunConfig:
-    "`config` with its splits and readouts validated against `task`, and the task's budget where it gives none."
+    "`config` validated against `task`, with the task's budget, the protocol warm-up and all readouts where it gives none."
     for s in config.splits: check_choice(f'split of {task.name}', s, task.splits)
-    for r in config.readouts: check_choice(f'readout of {task.name}', r, task.readouts)
-    return replace(config, examples=task.examples if config.examples is None else config.examples,
-                   batch_size=task.batch_size if config.batch_size is None else config.batch_size)
+    for r in config.readouts: check_choice(f'readout of {task.name}', r, [*task.readouts, BLIND])
+    examples = task.examples if config.examples is None else config.examples
+    batch_size = task.batch_size if config.batch_size is None else config.batch_size
+    warmup = warmup_steps(examples // batch_size) if config.warmup_steps is None else config.warmup_steps
+    return replace(config, examples=examples, batch_size=batch_size, warmup_steps=warmup,
+                   readouts=config.readouts or (*task.readouts, BLIND))
+
+def final_log_rows(task: Task, evaluations: dict, steps: int, readouts) -> dict:
+    "Per trained readout, the training log's last row: the final evaluation of every split."
+    return {name: {'step': steps} | {f'{split}/{k}': v for split, ev in evaluations.items()
+                                     for k, v in headline_metrics(task, ev.metrics[name]).items()}
+            for name in readouts}
 
 def run(config: RunConfig) -> RunResult:
     "Train and evaluate `config.task` on `config.backbone`; write the run folder."
@@ -142,13 +187,13 @@ def run(config: RunConfig) -> RunResult:
         train = split_table(task, backbone, root, task.train_split, True, config)
         val = split_table(task, backbone, root, task.eval_splits[0], False, config)
         models, histories = train_readouts(task, backbone, train, val, config, out)
-    predictors = ({n: readout_predictor(task, m) for n, m in models.items()}
-                  | {n: control_predictor(c) for n, c in task.controls.items()})
+    predictors = readout_predictors(task, models) | {n: control_predictor(c) for n, c in task.controls.items()}
     steps = config.examples // config.batch_size
     evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
                    for s in config.splits or task.splits}
     records = [r for ev in evaluations.values() for r in run_records(ev, config, steps)]
     write_results(out, records)
+    for name, row in final_log_rows(task, evaluations, steps, models).items(): histories[name].append(row)
     atomic_write_json(out / 'training_log.json', histories)
     figures = run_figures(task, evaluations, histories)
     save_figures(out, figures)

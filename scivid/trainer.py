@@ -16,18 +16,25 @@ from .backbones import embed
 from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL_BATCH
 
 # %% auto #0
-__all__ = ['PEAK_LR', 'END_LR', 'WARMUP_FRACTION', 'MINIVAL_EXAMPLES', 'EVAL_EVERY', 'FEATURE_KEYS', 'TrainConfig',
-           'make_schedule', 'make_optimizer', 'batch_features', 'readout_inputs', 'make_train_step', 'make_predict',
-           'readout_predictor', 'control_predictor', 'evaluate', 'save_checkpoint', 'restore_checkpoint', 'fit']
+__all__ = ['PEAK_LR', 'END_LR', 'WARMUP_STEPS', 'MINIVAL_EXAMPLES', 'EVAL_EVERY', 'FULL_VAL_EVERY', 'FEATURE_KEYS',
+           'warmup_steps', 'TrainConfig', 'make_schedule', 'make_optimizer', 'batch_features', 'readout_inputs',
+           'make_train_step', 'make_predict', 'readout_predictor', 'control_predictor', 'evaluate', 'save_checkpoint',
+           'restore_checkpoint', 'headline_metrics', 'fit']
 
 # %% ../nbs/33_trainer.ipynb #df961f6d
 PEAK_LR = 3e-4  # AdamW peak learning rate
 END_LR = 1e-7  # learning rate at the end of the cosine decay
-WARMUP_FRACTION = 1000 / 40_000  # 1000 warm-up steps of the full 40,000-step budget
-MINIVAL_EXAMPLES = 4096  # validation examples used for the periodic online evaluation
+WARMUP_STEPS = 1000  # a fixed step count: the 40,000-step budget and WeatherBench's 10,000 both warm up 1000 steps
+MINIVAL_EXAMPLES = 4096  # "minival": the first validation examples, evaluated online every EVAL_EVERY steps
 EVAL_EVERY = 1000  # steps between minival evaluations
+FULL_VAL_EVERY = 10_000  # steps between full validation passes during training
 
 # %% ../nbs/33_trainer.ipynb #166f5e06
+def warmup_steps(steps: int, # the training budget in steps
+                ) -> int:
+    "The protocol's 1000 warm-up steps; a demo budget under 10,000 steps warms up for a tenth of it."
+    return max(1, min(WARMUP_STEPS, steps // 10))
+
 @dataclass(frozen=True)
 class TrainConfig:
     "How long and how to train a readout; defaults are SciVid's protocol."
@@ -35,22 +42,29 @@ class TrainConfig:
     batch_size: int = PROTOCOL_BATCH
     seed: int = 0
     lr: float = PEAK_LR
+    warmup: int | None = None  # warm-up steps (None: `warmup_steps(steps)`)
     eval_every: int = EVAL_EVERY  # steps between minival evaluations
+    full_val_every: int = FULL_VAL_EVERY  # steps between full validation passes
     minival_examples: int = MINIVAL_EXAMPLES
     checkpoint_every: int = 1000  # steps between checkpoints
 
     @property
     def steps(self) -> int: return self.examples // self.batch_size
+    @property
+    def warmup_steps(self) -> int: return warmup_steps(self.steps) if self.warmup is None else self.warmup
 
 # %% ../nbs/33_trainer.ipynb #620f5ca1
-def make_schedule(steps: int, peak_lr: float = PEAK_LR) -> optax.Schedule:
+def make_schedule(steps: int, # training budget in steps
+                  peak_lr: float = PEAK_LR, # learning rate at the end of the warm-up
+                  warmup: int | None = None, # warm-up steps (None: `warmup_steps(steps)`)
+                 ) -> optax.Schedule:
     "Linear warm-up from 0 to `peak_lr`, then cosine decay to END_LR at `steps`."
-    warmup = max(1, round(steps * WARMUP_FRACTION))
+    warmup = warmup_steps(steps) if warmup is None else warmup
     return optax.warmup_cosine_decay_schedule(0.0, peak_lr, warmup, max(steps, warmup + 1), END_LR)
 
-def make_optimizer(task: Task, steps: int, peak_lr: float = PEAK_LR) -> optax.GradientTransformation:
+def make_optimizer(task: Task, steps: int, peak_lr: float = PEAK_LR, warmup: int | None = None) -> optax.GradientTransformation:
     "AdamW with the protocol schedule and the task's weight decay, then the task's update clip."
-    tx = optax.adamw(make_schedule(steps, peak_lr), weight_decay=task.weight_decay)
+    tx = optax.adamw(make_schedule(steps, peak_lr, warmup), weight_decay=task.weight_decay)
     return optax.chain(tx, optax.clip_by_global_norm(task.grad_clip)) if task.grad_clip else tx
 
 # %% ../nbs/33_trainer.ipynb #15700611
@@ -164,13 +178,17 @@ def restore_checkpoint(ckpt_dir, model, optimizer, config: TrainConfig) -> tuple
     return latest['step'], latest['history']
 
 # %% ../nbs/33_trainer.ipynb #413b8d36
-def _minival(task, model, backbone, val_table, config) -> dict:
-    "Headline-level metrics of `model` on the first `minival_examples` validation examples."
+def headline_metrics(task: Task, metrics: dict) -> dict:
+    "The metrics worth a training-log column: the headline and every aggregate (names without '/')."
+    return {k: v for k, v in metrics.items() if '/' not in k or k == task.headline}
+
+def _validate(task, model, backbone, val_table, config, prefix: str, limit: int | None) -> dict:
+    "Headline-level metrics of `model` on the first `limit` validation examples (all if None)."
     model.eval()
     metrics, _ = evaluate(task, {'readout': readout_predictor(task, model)}, backbone, val_table,
-                          config.batch_size, config.minival_examples)
+                          config.batch_size, limit)
     model.train()
-    return {f'val/{k}': v for k, v in metrics['readout'].items() if '/' not in k}
+    return {f'{prefix}/{k}': v for k, v in headline_metrics(task, metrics['readout']).items()}
 
 def _diverged(step: int, loss: float, ckpt_dir) -> ScividError:
     "The error raised when the loss stops being finite."
@@ -181,26 +199,30 @@ def _diverged(step: int, loss: float, ckpt_dir) -> ScividError:
 # %% ../nbs/33_trainer.ipynb #cd6adfe6
 def fit(task: Task, model, # the readout (an nnx.Module), trained in place
         backbone, train_table, # training examples: len() and example(i, view)
-        val_table, # validation examples for minival (None: no online evaluation)
+        val_table, # validation examples for minival and full validation (None: no online evaluation)
         config: TrainConfig, ckpt_dir=None, # checkpoint folder (None: no checkpoints)
-        progress: bool = True) -> list:
-    "Train `model` on `train_table`; returns the history rows (step, loss, lr, minival metrics)."
-    optimizer = nnx.Optimizer(model, make_optimizer(task, config.steps, config.lr), wrt=nnx.Param)
+        progress: bool = True,
+        val_split: str = 'val', # name of the validation split in the history's keys
+       ) -> list:
+    "Train `model` on `train_table`; returns the history rows (step, loss, lr, validation metrics)."
+    steps, warmup = config.steps, config.warmup_steps
+    optimizer = nnx.Optimizer(model, make_optimizer(task, steps, config.lr, warmup), wrt=nnx.Param)
     start, history = restore_checkpoint(ckpt_dir, model, optimizer, config) if ckpt_dir else (0, [])
-    train_step, schedule = make_train_step(task), make_schedule(config.steps, config.lr)
+    train_step, schedule = make_train_step(task), make_schedule(steps, config.lr, warmup)
     batches = train_batches(train_table, config.batch_size, config.seed, start)
     model.train()
-    for step in tqdm(range(start, config.steps), desc=f'train {task.name}', initial=start,
-                     total=config.steps, disable=not progress):
+    for step in tqdm(range(start, steps), desc=f'train {task.name}', initial=start, total=steps, disable=not progress):
         batch = next(batches)
         feats, clips = batch_features(backbone, batch)
         loss = float(train_step(model, optimizer, feats, readout_inputs(batch, clips)))
         if not math.isfinite(loss): raise _diverged(step, loss, ckpt_dir)
         row, done = {'step': step + 1, 'loss': loss, 'lr': float(schedule(step))}, step + 1
-        if val_table is not None and (done % config.eval_every == 0 or done == config.steps):
-            row |= _minival(task, model, backbone, val_table, config)
+        if val_table is not None and (done % config.eval_every == 0 or done == steps):
+            row |= _validate(task, model, backbone, val_table, config, 'minival', config.minival_examples)
+        if val_table is not None and done % config.full_val_every == 0 and done != steps:
+            row |= _validate(task, model, backbone, val_table, config, val_split, None)
         history.append(row)
-        if ckpt_dir and (done % config.checkpoint_every == 0 or done == config.steps):
+        if ckpt_dir and (done % config.checkpoint_every == 0 or done == steps):
             save_checkpoint(ckpt_dir, done, model, optimizer, history, config)
     model.eval()
     return history

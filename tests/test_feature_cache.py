@@ -84,7 +84,7 @@ def test_training_from_cache_matches_on_the_fly(tmp_path, tiny):
     assert h_fly[-1]['loss'] < h_fly[0]['loss']  # it did learn something
     assert m_cache['acc'] == m_fly['acc']
     np.testing.assert_allclose(m_cache['brier'], m_fly['brier'], rtol=1e-4)
-    assert h_cache[5]['val/acc'] == h_fly[5]['val/acc']
+    assert h_cache[5]['minival/acc'] == h_fly[5]['minival/acc']
 
 
 def test_stale_cache_is_refused(tmp_path, tiny):
