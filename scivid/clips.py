@@ -9,7 +9,8 @@ from PIL import Image
 
 # %% auto #0
 __all__ = ['clip_indices', 'random_clip_indices', 'middle_clip_indices', 'multi_clip_indices', 'linspace_clip_indices',
-           'to_unit_range', 'one_hot', 'resize_video', 'random_upscale_crop', 'grey_to_rgb', 'repeat_to_multiple']
+           'to_unit_range', 'one_hot', 'resize_video', 'random_upscale_crop', 'gaussian_kernel', 'gaussian_blur',
+           'flip_horizontal', 'grey_to_rgb', 'repeat_to_multiple']
 
 # %% ../nbs/05_clips.ipynb #22390dda
 def _clamp(idx, num_frames: int) -> np.ndarray:
@@ -28,12 +29,12 @@ def random_clip_indices(num_frames: int, # frames in the record (T)
                         clip_len: int, # frames per clip (K)
                         rng: np.random.Generator, # source of the random start
                         stride: int = 1, # step between sampled frames (S)
-                        max_start_frame: int | None = None, # if set, the start is < this
+                        max_start_frame: int | None = None, # if set, the start is at most this
                        ) -> np.ndarray: # int64 [K]
-    "The `random_clip` mode: `K` frames every `S` frames from a random start."
-    n = num_frames if max_start_frame is None else min(num_frames, clip_len + max_start_frame)
-    end = n - clip_len * stride
-    start = int(rng.integers(0, end)) if end > 0 else 0
+    "The `random_clip` mode: `K` frames every `S` frames from a start drawn among all starts whose clip fits."
+    last = num_frames - ((clip_len - 1) * stride + 1)  # last start whose clip ends on or before the last frame
+    if max_start_frame is not None: last = min(last, max_start_frame)
+    start = int(rng.integers(0, last + 1)) if last > 0 else 0
     return _clamp(np.arange(start, start + clip_len * stride, stride), num_frames)
 
 # %% ../nbs/05_clips.ipynb #7eb17213
@@ -41,9 +42,9 @@ def middle_clip_indices(num_frames: int, # frames in the record (T)
                         clip_len: int, # frames per clip (K)
                         stride: int = 1, # step between sampled frames (S)
                        ) -> np.ndarray: # int64 [K]
-    "The `middle_clip` mode: `K` evenly spread frames around the middle of the record."
-    cut = max(0, num_frames - clip_len * stride) // 2
-    return _clamp(np.linspace(cut, num_frames - cut, clip_len).astype(np.int64), num_frames)
+    "The `middle_clip` mode: `K` frames every `S` frames, their span centred on the record."
+    start = max(0, num_frames - ((clip_len - 1) * stride + 1)) // 2
+    return _clamp(np.arange(start, start + clip_len * stride, stride), num_frames)
 
 # %% ../nbs/05_clips.ipynb #5c5e556b
 def multi_clip_indices(num_frames: int, # frames in the record (T)
@@ -111,6 +112,40 @@ def random_upscale_crop(video: np.ndarray, # [T, H, W, C]
     big = resize_video(video, (sh, sw))
     y, x = int(rng.integers(0, sh - h + 1)), int(rng.integers(0, sw - w + 1))
     return big[:, y:y + h, x:x + w]
+
+# %% ../nbs/05_clips.ipynb #7eaa7d42
+def gaussian_kernel(sigma: float, # standard deviation (pixels)
+                    taps: int = 37, # kernel length (odd)
+                   ) -> np.ndarray: # float32 [taps], sums to 1
+    "The normalised 1-D Gaussian `exp(-x^2 / 2 sigma^2)`, `x = -(taps // 2) .. taps // 2`."
+    x = np.arange(taps, dtype=np.float64) - taps // 2
+    k = np.exp(-x ** 2 / (2 * sigma ** 2))
+    return (k / k.sum()).astype(np.float32)
+
+def _correlate_axis(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    "`x` correlated with the symmetric kernel `k` along `axis`, zeros beyond the edges, same size (float32)."
+    r, n = len(k) // 2, x.shape[axis]
+    p = np.pad(x, [(r, r) if a == axis else (0, 0) for a in range(x.ndim)])
+    at = lambda j: p[(slice(None),) * axis + (slice(j, j + n),)]  # x shifted by j - r
+    out, tmp = k[r] * at(r), np.empty(x.shape, np.float32)
+    for j in range(r):  # taps j and 2r - j share a weight: one multiply for both (twice as fast)
+        np.add(at(j), at(2 * r - j), out=tmp); tmp *= k[j]; out += tmp
+    return out
+
+def gaussian_blur(video: np.ndarray, # [T, H, W, C] uint8 or float
+                  sigma: float, # Gaussian standard deviation (pixels)
+                  taps: int = 37, # kernel length (odd)
+                 ) -> np.ndarray: # [T, H, W, C], same dtype (uint8: rounded and clipped)
+    "Separable Gaussian blur of every frame and channel, zero padding, same size."
+    k = gaussian_kernel(sigma, taps)
+    out = _correlate_axis(_correlate_axis(np.asarray(video, np.float32), k, 1), k, 2)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8) if video.dtype == np.uint8 else out.astype(video.dtype)
+
+# %% ../nbs/05_clips.ipynb #f5330ffc
+def flip_horizontal(video: np.ndarray, # [T, H, W, C]
+                   ) -> np.ndarray: # [T, H, W, C], a view
+    "Mirror every frame of the clip left-right."
+    return video[:, :, ::-1]
 
 # %% ../nbs/05_clips.ipynb #f03224d5
 def grey_to_rgb(video: np.ndarray, # [..., H, W] or [..., H, W, 1] grey, or already [..., 3]
