@@ -10,9 +10,9 @@ from .results import RESULT_KEYS
 
 # %% auto #0
 __all__ = ['HEADLINE_METRICS', 'HEADLINE_READOUTS', 'TASK_LABELS', 'PAPER_BACKBONES', 'PAPER_PARAMS_M', 'PAPER_FROZEN',
-           'PAPER_LINEAR', 'PAPER_RELEASED', 'PAPER_STEPS', 'DATA_LABELS', 'BASELINE_CONTROLS', 'lower_is_better',
-           'reference_results', 'paper_table', 'headline_values', 'frozen_table', 'readout_table', 'normalised_scores',
-           'plot_task_bars', 'plot_normalised']
+           'PAPER_LINEAR', 'PAPER_RELEASED', 'PAPER_STEPS', 'DATA_LABELS', 'BASELINE_READOUTS', 'BASELINE_CONTROLS',
+           'lower_is_better', 'reference_results', 'paper_table', 'headline_values', 'frozen_table', 'readout_table',
+           'normalised_scores', 'plot_task_bars', 'plot_normalised']
 
 # %% ../nbs/63_reference.ipynb #67bd8774
 HEADLINE_METRICS = {  # task -> the scivid metric the paper's headline number is
@@ -77,6 +77,7 @@ def paper_table(results: pd.DataFrame | None = None, # records (default: referen
 
 # %% ../nbs/63_reference.ipynb #c4b9d541
 DATA_LABELS = {'paper': 'SciVid paper', 'release': 'SciVid data', 'mini': 'mini-SciVid'}  # `data` -> label
+BASELINE_READOUTS = ('control', 'persistence', 'blind')  # untrained controls and the feature-blind readout: drawn as lines
 BASELINE_CONTROLS = {'weatherbench': 'persistence'}  # task -> control that is 0 on the normalised scale (else 'control')
 
 def headline_values(results: pd.DataFrame, # records with columns RESULT_KEYS + data
@@ -156,13 +157,13 @@ def plot_task_bars(results: pd.DataFrame, # records
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.6 * max(len(tasks), 1), 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         rows = hv[hv.task == task]
-        trained = rows[~rows.readout.isin(['control', 'persistence'])]
+        trained = rows[~rows.readout.isin(BASELINE_READOUTS)]
         sources = _sources(trained)
         for j, readout in enumerate(dict.fromkeys([HEADLINE_READOUTS[task], *trained.readout])):
             vals = [_mean(trained, data=d, backbone=b, readout=readout) for d, b in sources]
             ax.bar(np.arange(len(sources)) + 0.4 * j, vals, 0.4, label=readout, hatch='//' if j else None,
                    color=[('0.6' if d == 'paper' else f'C{j}') for d, _ in sources])
-        for k, ((d, c), v) in enumerate(rows[rows.readout.isin(['control', 'persistence'])].groupby(['data', 'readout']).value.mean().items()):
+        for k, ((d, c), v) in enumerate(rows[rows.readout.isin(BASELINE_READOUTS)].groupby(['data', 'readout']).value.mean().items()):
             ax.axhline(v, ls='--', lw=1, color=f'C{k + 3}', label=f'{c} ({DATA_LABELS[d]})')
         ax.set_xticks(np.arange(len(sources)) + 0.2, [f'{b}\n({DATA_LABELS[d]})' for d, b in sources], rotation=60, ha='right', fontsize=7)
         ax.set_title(f"{TASK_LABELS[task]} ({'lower' if lower_is_better(HEADLINE_METRICS[task]) else 'higher'} is better)", fontsize=9)
