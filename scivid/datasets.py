@@ -87,7 +87,7 @@ class Frames:
 
 # %% ../nbs/03_datasets.ipynb #05b0afd7
 ENCODED = 'image/encoded'  # sequence feature of the encoded frames (release name)
-LABELS = 'clip/label/index'  # context feature of the per-frame labels (release name)
+LABELS = 'clip/label/index'  # context feature: the clip's label list, int64 VarLen (release name)
 
 def _frames_feature(frames) -> list:
     "Frames | list[bytes] | uint8 video -> the per-step BytesList values of `image/encoded`."
@@ -99,11 +99,11 @@ def _frames_feature(frames) -> list:
 def _frames(sequence: dict) -> Frames: return Frames([step[0] for step in sequence[ENCODED]])
 
 def decode_behaviour(context: dict, sequence: dict) -> dict:
-    "Fly-vs-Fly / CalMS21 record -> {'frames': Frames, 'labels': int64 [T]}."
+    "Fly-vs-Fly / CalMS21 record -> {'frames': Frames, 'labels': int64 [n_labels]} (the clip's label list)."
     return {'frames': _frames(sequence), 'labels': np.asarray(context[LABELS], np.int64)}
 
 def encode_behaviour(ex: dict) -> tuple[dict, dict]:
-    "{'frames', 'labels'} -> (context, sequence) of a behaviour record."
+    "{'frames', 'labels': the clip's label list} -> (context, sequence) of a behaviour record."
     return {LABELS: np.asarray(ex['labels'], np.int64)}, {ENCODED: _frames_feature(ex['frames'])}
 
 # %% ../nbs/03_datasets.ipynb #0cd800cc

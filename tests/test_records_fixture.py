@@ -254,7 +254,7 @@ def assert_frames_close(frames, video, tol=10):
 def test_open_split_reads_reference_behaviour_records(tmp_path, dataset, split, relpath, shards):
     rng = np.random.default_rng(5)
     videos = [smooth_video(rng, 6, 36, 64) for _ in range(5)]
-    labels = [rng.integers(0, 7, 6) for _ in range(5)]
+    labels = [rng.integers(0, 7, 1 + (i == 2)) for i in range(5)]  # the clip's label list: one class, two on record 2
     records = [reference_sequence_example({'clip/label/index': l}, {'image/encoded': [[jpeg(f)] for f in v]})
                for v, l in zip(videos, labels)]
     write_release_shards(tmp_path, relpath, records, shards)
@@ -322,3 +322,82 @@ def test_open_split_reads_reference_stir_and_movi_records(tmp_path):
     ex = ds[1]
     np.testing.assert_array_equal(ex['tracks'], tracks); np.testing.assert_array_equal(ex['visible'], vis)
     np.testing.assert_array_equal(ex['frames'].decode(), video)  # PNG: lossless
+
+
+# ---------------------------------------------------------------- release-faithful behaviour data, end to end
+def read_label_lists(prefix) -> list:
+    "Every record's `clip/label/index` list, read with ArrayRecordReader and the protobuf package (no scivid code)."
+    from array_record.python.array_record_module import ArrayRecordReader
+    prefix = Path(prefix)
+    out = []
+    for shard in sorted(prefix.parent.glob(prefix.name + '.array_record-*')):
+        reader = ArrayRecordReader(str(shard))
+        for data in reader.read_all():
+            ex = PB['SequenceExample'].FromString(data)
+            out.append(list(ex.context.feature['clip/label/index'].int64_list.value))
+        reader.close()
+    return out
+
+
+def control_map(label_lists, num_classes) -> float:
+    "mAP of a constant score: each non-background class's positive rate (0 without positives), averaged."
+    rates = [sum(c in set(ls) for ls in label_lists) / len(label_lists) for c in range(num_classes - 1)]
+    return sum(rates) / len(rates)
+
+
+# Label lists as the release stores them: one class, sometimes two (one duplicate); val lacks some classes.
+RELEASE_BEHAVIOUR = {
+    'flyvsfly': dict(classes=7, shape=(144, 144), paths={
+        'train': 'fly_vs_fly/train_fly_split_ids_shuffle', 'val': 'fly_vs_fly/val_fly_split_ids_shuffle',
+        'test': 'fly_vs_fly/test_fly_split_ids_shuffle'}, labels={
+        'train': [[0], [6], [3, 6], [5], [6], [1], [2], [4, 4]],
+        'val': [[0], [6], [5, 6], [3, 3], [6], [5]],  # no wing_threat, tussling, circling: AP 0
+        'test': [[4], [6], [0, 1], [6], [2]]}),
+    'calms21': dict(classes=4, shape=(285, 512), paths={
+        'train': 'calms21_slim/calms21_train_split_ids_shuffle_scale05_downsample16',
+        'val': 'calms21_slim/calms21_val_split_ids_shuffle_scale05',
+        'test': 'calms21_slim/calms21_test_split_ids_shuffle_scale05'}, labels={
+        'train': [[0], [1], [3], [2, 3], [1], [3]],
+        'val': [[1], [3], [1, 3], [3], [2]],  # no attacking: AP 0
+        'test': [[0], [3], [2], [1, 1]]}),
+}
+# hand-computed control mAPs (mean positive rate over the non-background classes), as a cross-check
+HAND_CONTROL = {('flyvsfly', 'val'): (1 / 6 + 0 + 0 + 1 / 6 + 0 + 2 / 6) / 6, ('flyvsfly', 'test'): (1 + 1 + 1 + 0 + 1 + 0) / 5 / 6,
+                ('calms21', 'val'): (0 + 2 / 5 + 1 / 5) / 3, ('calms21', 'test'): (1 + 1 + 1) / 4 / 3}
+
+
+def write_release_behaviour(root, dataset):
+    "The dataset's three splits in the release layout: grey frames as 3-channel JPEGs, 17 to 24 frames per record."
+    spec, rng = RELEASE_BEHAVIOUR[dataset], np.random.default_rng(8)
+    for split, label_lists in spec['labels'].items():
+        records = [reference_sequence_example({'clip/label/index': np.array(ls)},
+                                              {'image/encoded': [[jpeg(f)] for f in smooth_video(rng, 17 + i % 8, *spec['shape'])]})
+                   for i, ls in enumerate(label_lists)]
+        write_release_shards(root, spec['paths'][split], records, 2)
+
+
+@pytest.mark.parametrize('dataset', list(RELEASE_BEHAVIOUR))
+def test_behaviour_task_runs_on_release_records(tmp_path, dataset):
+    "`scivid train --examples 0` reports the control mAP of the label lists; a short training run works too."
+    from scivid.cli import main
+    import json
+    write_release_behaviour(tmp_path / 'data', dataset)
+    spec = RELEASE_BEHAVIOUR[dataset]
+    for split in ('val', 'test'):
+        lists = read_label_lists(tmp_path / 'data' / 'full' / spec['paths'][split])
+        assert lists == spec['labels'][split]  # the records hold the lists as written
+        assert control_map(lists, spec['classes']) == pytest.approx(HAND_CONTROL[dataset, split], abs=1e-12)
+    for examples in (0, 64):
+        out = tmp_path / f'run{examples}'
+        argv = ['train', '--task', dataset, '--examples', str(examples), '--batch-size', '8', '--readouts', 'attention',
+                '--data-dir', str(tmp_path / 'data'), '--out', str(out), '--no-cache']
+        assert main(argv) == 0
+        records = json.loads((out / 'metrics.json').read_text())
+        got = {(r['readout'], r['split'], r['metric']): r['value'] for r in records}
+        for split in ('val', 'test'):
+            want = control_map(spec['labels'][split], spec['classes'])
+            assert got['control', split, 'mAP'] == pytest.approx(want, abs=1e-9), (split, got)
+        assert got['control', 'val', 'AP/' + ('wing_threat' if dataset == 'flyvsfly' else 'attacking')] == 0
+        trained = {k for k in got if k[0] == 'attention'}
+        if examples == 0: assert not trained
+        else: assert {('attention', 'val', 'mAP'), ('attention', 'test', 'mAP')} <= trained
