@@ -11,20 +11,24 @@ from .clips import resize_video
 from .datasets import Frames, write_split, FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LABEL_COUNTS
 
 # %% auto #0
-__all__ = ['NUM_FRAMES', 'SUBSTEPS', 'MINI_SPLIT_SIZES', 'MIN_PER_CLASS', 'FLY_SHAPE', 'CALMS21_SHAPE', 'FLY_PROGRAMS',
-           'MOUSE_PROGRAMS', 'BEHAVIOUR_DATASETS', 'SPLIT_IDS', 'BEHAVIOUR_JPEG_QUALITY', 'BEHAVIOUR_SHARDS',
-           'split_class_counts', 'draw_ellipse', 'smooth_texture', 'Track', 'new_track', 'unit', 'smooth_walk',
-           'place_tracks', 'fly_lunging', 'fly_wing_threat', 'fly_tussling', 'fly_wing_extension', 'fly_circling',
-           'fly_copulation', 'fly_not_interacting', 'mouse_attacking', 'mouse_sniffing', 'mouse_mounting',
-           'mouse_not_interacting', 'draw_fly', 'draw_mouse', 'render_frames', 'fly_scene', 'mouse_scene',
-           'bout_labels', 'split_classes', 'behaviour_example', 'behaviour_examples', 'write_mini_behaviour',
+__all__ = ['MIN_FRAMES', 'MAX_FRAMES', 'SUBSTEPS', 'MINI_SPLIT_SIZES', 'MIN_PER_CLASS', 'TWO_LABEL_FRACTION', 'SWITCH_AT',
+           'SWITCH_FRAMES', 'FLY_SHAPE', 'CALMS21_SHAPE', 'FLY_PROGRAMS', 'MOUSE_PROGRAMS', 'BEHAVIOUR_DATASETS',
+           'SPLIT_IDS', 'BEHAVIOUR_JPEG_QUALITY', 'BEHAVIOUR_SHARDS', 'split_class_counts', 'draw_ellipse',
+           'smooth_texture', 'Track', 'new_track', 'unit', 'smooth_walk', 'place_tracks', 'fly_lunging',
+           'fly_wing_threat', 'fly_tussling', 'fly_wing_extension', 'fly_circling', 'fly_copulation',
+           'fly_not_interacting', 'mouse_attacking', 'mouse_sniffing', 'mouse_mounting', 'mouse_not_interacting',
+           'switch_tracks', 'draw_fly', 'draw_mouse', 'render_frames', 'behaviour_tracks', 'fly_scene', 'mouse_scene',
+           'split_classes', 'two_label_records', 'behaviour_example', 'behaviour_examples', 'write_mini_behaviour',
            'write_mini_flyvsfly', 'write_mini_calms21']
 
 # %% ../nbs/06_synth_behaviour.ipynb #44f92a42
-NUM_FRAMES = 24  # frames per mini record
+MIN_FRAMES, MAX_FRAMES = 16, 24  # frames per mini record, drawn per record (the release's records hold 16 or more)
 SUBSTEPS = 4  # sub-frame exposures averaged into one frame (motion blur)
 MINI_SPLIT_SIZES = {'train': 400, 'val': 120, 'test': 120}  # records per split, both datasets
 MIN_PER_CLASS = {'train': 20, 'val': 8, 'test': 8}  # every class at least this often per split
+TWO_LABEL_FRACTION = 0.05  # share of records whose bout ends inside the clip (at least one per split)
+SWITCH_AT = (5.0, 9.0)  # the bout of a two-label record ends at a frame drawn in this range ...
+SWITCH_FRAMES = 3.0  # ... and the animals take this many frames to break off
 
 # %% ../nbs/06_synth_behaviour.ipynb #f66e6aae
 def split_class_counts(n: int, # records in the split
@@ -252,6 +256,24 @@ def mouse_not_interacting(rng: np.random.Generator, n: int) -> tuple[Track, Trac
     "A and B apart (over 1.8 body lengths), each wandering."
     return _apart(rng, n, 1.8, 0.15)
 
+# %% ../nbs/06_synth_behaviour.ipynb #4fc8a1ef
+def switch_tracks(first: list[Track], # tracks of the first behaviour (A, B)
+                  second: list[Track], # tracks of the behaviour that follows (A, B)
+                  at: float, # frame where the first behaviour ends
+                  width: float = SWITCH_FRAMES, # frames of the transition
+                 ) -> list[Track]:
+    "Follow `first` until frame `at`, then `second` (shifted so B continues from where it was), blended over `width` frames."
+    n = len(first[0].xy)
+    w = _smoothstep((_frames(n) - at) / width)  # 0 until `at`, 1 from `at + width`
+    k = min(int(round(at * SUBSTEPS)), n - 1)
+    shift = first[1].xy[k] - second[1].xy[k]
+    out = []
+    for a, b in zip(first, second):
+        turn = np.angle(np.exp(1j * (b.theta - a.theta)))  # the shorter way round
+        out.append(Track((1 - w)[:, None] * a.xy + w[:, None] * (b.xy + shift), a.theta + w * turn,
+                         (1 - w)[:, None] * a.wings + w[:, None] * b.wings, (1 - w) * a.wing_alpha + w * b.wing_alpha))
+    return out
+
 # %% ../nbs/06_synth_behaviour.ipynb #d95ca813
 def draw_fly(canvas: np.ndarray, # [n, H, W] float32 exposures, drawn on in place
              tr: Track, # the fly's track (n exposures)
@@ -280,7 +302,7 @@ def render_frames(bg: np.ndarray, # [h, w] float32 background
                   draws: list, # callables draw(canvas [n, h, w]), in drawing order
                   rng: np.random.Generator, # flicker and pixel noise
                   noise: float, # pixel noise standard deviation (grey levels)
-                  num_frames: int = NUM_FRAMES, # frames T (n = T * SUBSTEPS exposures)
+                  num_frames: int = MAX_FRAMES, # frames T (n = T * SUBSTEPS exposures)
                   shape: tuple[int, int] | None = None, # output (H, W) if drawn smaller (bilinear upsampling)
                  ) -> np.ndarray: # uint8 [T, H, W]
     "Draw all exposures, average `SUBSTEPS` per frame, add flicker and noise, quantise to uint8."
@@ -300,30 +322,44 @@ FLY_PROGRAMS = (fly_lunging, fly_wing_threat, fly_tussling, fly_wing_extension, 
                 fly_copulation, fly_not_interacting)  # in FLY_CLASSES order
 MOUSE_PROGRAMS = (mouse_attacking, mouse_sniffing, mouse_mounting, mouse_not_interacting)  # CALMS21_CLASSES order
 
+def behaviour_tracks(programs: tuple, # behaviour programs in class order, background last
+                     cls: int, # class index
+                     rng: np.random.Generator,
+                     n: int, # exposures
+                     switch_at: float | None = None, # frame where the behaviour ends (None: it lasts)
+                    ) -> list[Track]:
+    "The two animals' tracks doing `cls`, switching to the background program at `switch_at`."
+    tracks = list(programs[cls](rng, n))
+    return tracks if switch_at is None else switch_tracks(tracks, list(programs[-1](rng, n)), switch_at)
+
 def fly_scene(cls: int, # class index into FLY_CLASSES
               rng: np.random.Generator, # all randomness of the record
+              num_frames: int = MAX_FRAMES, # frames T
+              switch_at: float | None = None, # frame where the behaviour ends (then not_interacting)
              ) -> np.ndarray: # uint8 [T, 144, 144]
     "Render one Fly-vs-Fly record of class `cls` with random nuisance variables."
-    n, L = NUM_FRAMES * SUBSTEPS, rng.uniform(26, 29) / 2  # drawn at half size, then upsampled
+    n, L = num_frames * SUBSTEPS, rng.uniform(26, 29) / 2  # drawn at half size, then upsampled
     half = (FLY_SHAPE[0] // 2, FLY_SHAPE[1] // 2)
-    A, B = place_tracks(list(FLY_PROGRAMS[cls](rng, n)), rng, L, half)
+    A, B = place_tracks(behaviour_tracks(FLY_PROGRAMS, cls, rng, n, switch_at), rng, L, half)
     cells = tuple(rng.integers(2, 5, 2))
     bg = (rng.uniform(165, 215) + rng.uniform(2, 6) * smooth_texture(rng, half, cells)).astype(np.float32)
     (body_a, body_b), wing, size_b = rng.uniform(25, 70, 2), rng.uniform(95, 135), L * rng.uniform(0.9, 1.1)
     draws = [lambda c: draw_fly(c, B, size_b, body_b, wing), lambda c: draw_fly(c, A, L, body_a, wing)]
-    return render_frames(bg, draws, rng, rng.uniform(0.3, 1.2), shape=FLY_SHAPE)
+    return render_frames(bg, draws, rng, rng.uniform(0.3, 1.2), num_frames, shape=FLY_SHAPE)
 
 def mouse_scene(cls: int, # class index into CALMS21_CLASSES
                 rng: np.random.Generator, # all randomness of the record
+                num_frames: int = MAX_FRAMES, # frames T
+                switch_at: float | None = None, # frame where the behaviour ends (then not interacting)
                ) -> np.ndarray: # uint8 [T, 72, 128]
     "Render one CalMS21 record of class `cls` with random nuisance variables."
-    n, L = NUM_FRAMES * SUBSTEPS, rng.uniform(20, 26)
-    A, B = place_tracks(list(MOUSE_PROGRAMS[cls](rng, n)), rng, L, CALMS21_SHAPE)
+    n, L = num_frames * SUBSTEPS, rng.uniform(20, 26)
+    A, B = place_tracks(behaviour_tracks(MOUSE_PROGRAMS, cls, rng, n, switch_at), rng, L, CALMS21_SHAPE)
     tex = rng.uniform(3, 9) * smooth_texture(rng, CALMS21_SHAPE, (4, 6)) + rng.uniform(3, 9) * smooth_texture(rng, CALMS21_SHAPE, (18, 32))
     bg = (rng.uniform(95, 150) + tex).astype(np.float32)
     dark, white, size_b = rng.uniform(15, 45), rng.uniform(195, 240), L * rng.uniform(0.9, 1.1)
     draws = [lambda c: draw_mouse(c, B, size_b, white), lambda c: draw_mouse(c, A, L, dark)]
-    return render_frames(bg, draws, rng, rng.uniform(0.5, 1.5))
+    return render_frames(bg, draws, rng, rng.uniform(0.5, 1.5), num_frames)
 
 # %% ../nbs/06_synth_behaviour.ipynb #151617b5
 BEHAVIOUR_DATASETS = {  # dataset -> (class names, protocol label counts, scene renderer)
@@ -332,15 +368,6 @@ BEHAVIOUR_DATASETS = {  # dataset -> (class names, protocol label counts, scene 
 }
 SPLIT_IDS = {'train': 0, 'val': 1, 'test': 2}  # fixed numbers that seed each split
 
-def bout_labels(cls: int, # the record's behaviour class
-                num_classes: int, # classes of the dataset (background is the last)
-                rng: np.random.Generator, # draws the bout's start and end
-               ) -> np.ndarray: # int64 [T]
-    "Per-frame labels: `cls` on a bout covering the middle (frames 2-4 to 20-22), background elsewhere."
-    labels = np.full(NUM_FRAMES, num_classes - 1, np.int64)
-    labels[rng.integers(2, 5):rng.integers(20, 23)] = cls
-    return labels
-
 def split_classes(dataset: str, split: str, seed: int = 0) -> np.ndarray: # int64 [records]
     "The shuffled class of every record of a mini split."
     classes, counts, _ = BEHAVIOUR_DATASETS[dataset]
@@ -348,17 +375,30 @@ def split_classes(dataset: str, split: str, seed: int = 0) -> np.ndarray: # int6
     order_rng = np.random.default_rng([seed, list(BEHAVIOUR_DATASETS).index(dataset), SPLIT_IDS[split]])
     return order_rng.permutation(np.repeat(np.arange(len(classes)), n))
 
+def two_label_records(dataset: str, split: str, seed: int = 0) -> np.ndarray: # bool [records]
+    "Which records of a mini split show a bout that ends inside the clip (labels [class, background])."
+    cls = split_classes(dataset, split, seed)
+    rng = np.random.default_rng([seed, list(BEHAVIOUR_DATASETS).index(dataset), SPLIT_IDS[split], 2])
+    n = max(1, round(TWO_LABEL_FRACTION * len(cls)))
+    out = np.zeros(len(cls), bool)
+    out[rng.choice(np.flatnonzero(cls != cls.max()), n, replace=False)] = True  # background is the last class
+    return out
+
 # %% ../nbs/06_synth_behaviour.ipynb #28cc6af0
 def behaviour_example(dataset: str, # 'flyvsfly' or 'calms21'
                       split: str, # 'train', 'val' or 'test'
                       index: int, # record index within the split
                       seed: int = 0, # dataset seed
-                     ) -> dict: # {'frames': uint8 [T, H, W], 'labels': int64 [T]}
+                     ) -> dict: # {'frames': uint8 [T, H, W], 'labels': int64 [1 or 2]}
     "Record `index` of a mini split, in the decoded example format `write_split` accepts."
     classes, _, scene = BEHAVIOUR_DATASETS[dataset]
     cls = int(split_classes(dataset, split, seed)[index])
+    two = bool(two_label_records(dataset, split, seed)[index])
     rng = np.random.default_rng([seed, list(BEHAVIOUR_DATASETS).index(dataset), SPLIT_IDS[split], index, 1])
-    return {'frames': scene(cls, rng), 'labels': bout_labels(cls, len(classes), rng)}
+    num_frames = int(rng.integers(MIN_FRAMES, MAX_FRAMES + 1))
+    switch_at = rng.uniform(*SWITCH_AT) if two else None
+    labels = [cls, len(classes) - 1] if two else [cls]
+    return {'frames': scene(cls, rng, num_frames, switch_at), 'labels': np.array(labels, np.int64)}
 
 def behaviour_examples(dataset: str, split: str, seed: int = 0):
     "Yield every record of a mini split in order (lazily: a split does not fit in memory at once)."
@@ -382,9 +422,9 @@ def write_mini_behaviour(dataset: str, # 'flyvsfly' or 'calms21'
         write_split(dataset, split, records, root, BEHAVIOUR_SHARDS[split])
 
 def write_mini_flyvsfly(root, seed: int = 0) -> None:
-    "Write mini Fly-vs-Fly (train 400, val 120, test 120 records of 24 frames, 144x144) under `root`."
+    "Write mini Fly-vs-Fly (train 400, val 120, test 120 records of 16-24 frames, 144x144) under `root`."
     write_mini_behaviour('flyvsfly', root, seed)
 
 def write_mini_calms21(root, seed: int = 0) -> None:
-    "Write mini CalMS21 (train 400, val 120, test 120 records of 24 frames, 72x128) under `root`."
+    "Write mini CalMS21 (train 400, val 120, test 120 records of 16-24 frames, 72x128) under `root`."
     write_mini_behaviour('calms21', root, seed)
