@@ -8,18 +8,19 @@ import numpy as np
 from .datasets import Frames, encode_image, write_split
 
 # %% auto #0
-__all__ = ['MOVI_FRAMES', 'MOVI_SIZE', 'MOVI_TRACKS', 'STIR_SIZE', 'STIR_FPS', 'DRIFT_MEAN', 'DRIFT_SPREAD', 'MINI_MOVI_CLIPS',
-           'MINI_STIR_LENGTHS', 'MINI_STIR_VIDEOS', 'JPEG_QUALITY', 'TRACK_QUANTUM', 'periodic_noise',
-           'sample_periodic', 'background_texture', 'object_texture', 'tissue_texture', 'random_drift', 'movi_scene',
-           'render_movi', 'movi_tracks', 'movi_clip', 'stir_motion', 'stir_material', 'stir_position', 'render_stir',
-           'stir_video', 'write_mini_movi', 'write_mini_stir']
+__all__ = ['MOVI_FRAMES', 'MOVI_SIZE', 'MOVI_TRACKS', 'STIR_SIZE', 'STIR_FPS', 'DRIFT_SPEED', 'OBJECT_SPEED', 'KRONECKER_STEPS',
+           'MINI_MOVI_CLIPS', 'MINI_STIR_LENGTHS', 'MINI_STIR_VIDEOS', 'JPEG_QUALITY', 'TRACK_QUANTUM',
+           'periodic_noise', 'sample_periodic', 'background_texture', 'object_texture', 'tissue_texture',
+           'random_drift', 'balanced_drifts', 'movi_scene', 'render_movi', 'movi_tracks', 'movi_clip', 'stir_motion',
+           'stir_material', 'stir_position', 'render_stir', 'stir_video', 'write_mini_movi', 'write_mini_stir']
 
 # %% ../nbs/09_synth_tracking.ipynb #a9f0327b
 MOVI_FRAMES, MOVI_SIZE, MOVI_TRACKS = 24, 128, 2048  # release: 24 frames, 2048 tracks per clip
 STIR_SIZE = (128, 160)  # (H, W): the release's 1280 x 1024 videos at 1/8 scale
 STIR_FPS = 30.0  # frames per second, for `duration`
-DRIFT_MEAN = np.array([0.3, 0.15])  # mean scene drift (x, y) in pixels per MOVi frame (128 px frames)
-DRIFT_SPREAD = 0.25  # per-clip standard deviation of each drift component, pixels per frame
+DRIFT_SPEED = (0.1, 0.6)  # range of a clip's scene drift speed, pixels per MOVi frame (128 px frames); any direction
+OBJECT_SPEED = 0.3  # standard deviation of each component of an object's own velocity, pixels per frame
+KRONECKER_STEPS = np.array([(np.sqrt(5) - 1) / 2, np.sqrt(2) - 1])  # direction, speed: multiples mod 1 spread evenly
 MINI_MOVI_CLIPS = 64  # movi train clips
 MINI_STIR_LENGTHS = {'valid': (40, 90), 'full_extra': (120, 200), 'test': (40, 200)}  # frame count ranges
 MINI_STIR_VIDEOS = {'valid': 8, 'full_extra': 4, 'test': 8}  # full = the valid videos + 4 longer ones
@@ -91,20 +92,31 @@ def _rotate(xy: np.ndarray, angle) -> np.ndarray: # xy [..., 2], angle [...] or 
     c, s = np.cos(angle), np.sin(angle)
     return np.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
 
+def _drift(u: np.ndarray) -> np.ndarray: # u [..., 2] in [0, 1): direction, speed quantiles -> [..., 2] px/frame
+    speed = DRIFT_SPEED[0] + (DRIFT_SPEED[1] - DRIFT_SPEED[0]) * u[..., 1:]
+    return speed * np.stack([np.cos(2 * np.pi * u[..., 0]), np.sin(2 * np.pi * u[..., 0])], -1)
+
 def random_drift(rng: np.random.Generator) -> np.ndarray: # float [2] pixels per MOVi frame
-    "A clip's scene drift: DRIFT_MEAN plus a random part (std DRIFT_SPREAD per component)."
-    return DRIFT_MEAN + rng.normal(0, DRIFT_SPREAD, 2)
+    "A clip's scene drift: a uniform direction and a speed uniform in DRIFT_SPEED."
+    return _drift(rng.random(2))
+
+def balanced_drifts(n: int, # clips or videos
+                    seed=0, # seed (int or list of ints) of the sequence's offset
+                   ) -> np.ndarray: # float [n, 2] pixels per MOVi frame
+    "Drifts of n clips distributed like `random_drift`, spread evenly (a Kronecker sequence): their mean is ~0."
+    return _drift((np.random.default_rng(seed).random(2) + np.arange(n)[:, None] * KRONECKER_STEPS) % 1)
 
 def movi_scene(rng: np.random.Generator, # randomness source
                size: int = MOVI_SIZE, # frame side in pixels
+               drift: np.ndarray | None = None, # [2] scene drift in pixels per frame (default: random_drift)
               ) -> dict:
     "Random scene: background texture and drift, objects with shape, texture and motion."
-    drift, objects = random_drift(rng), []
+    drift, objects = random_drift(rng) if drift is None else np.asarray(drift, np.float64), []
     for _ in range(rng.integers(3, 7)):
         k = int(rng.integers(3, 8)) if rng.random() < 0.6 else 0  # polygon corners (0: disc)
         corners = np.sort(rng.uniform(0, 2 * np.pi, k)) if k else None
         objects.append(dict(radius=rng.uniform(8, 20), corners=corners, texture=object_texture(rng),
-                            centre=rng.uniform(0, size, 2), velocity=drift + rng.normal(0, 0.3, 2),
+                            centre=rng.uniform(0, size, 2), velocity=drift + rng.normal(0, OBJECT_SPEED, 2),
                             angle=rng.uniform(0, 2 * np.pi), spin=rng.uniform(-0.06, 0.06)))
     return dict(size=size, background=background_texture(rng), origin=rng.uniform(0, 256, 2),
                 drift=drift, objects=objects)
@@ -173,9 +185,10 @@ def movi_clip(rng: np.random.Generator, # randomness source
               num_frames: int = MOVI_FRAMES, # frames
               size: int = MOVI_SIZE, # frame side
               num_tracks: int = MOVI_TRACKS, # tracks
+              drift: np.ndarray | None = None, # [2] scene drift in pixels per frame (default: random_drift)
              ) -> dict: # video uint8 [T, H, W, 3], tracks float32 [T, N, 2], visible bool [T, N]
     "One MOVi-like clip with its point tracks."
-    scene = movi_scene(rng, size)
+    scene = movi_scene(rng, size, drift)
     video, ids = render_movi(scene, num_frames)
     tracks, visible = movi_tracks(rng, scene, ids, num_tracks)
     return {'video': video, 'tracks': tracks, 'visible': visible}
@@ -184,11 +197,14 @@ def movi_clip(rng: np.random.Generator, # randomness source
 def stir_motion(rng: np.random.Generator, # randomness source
                 num_frames: int, # video length
                 size: tuple = STIR_SIZE, # (H, W)
+                drift: np.ndarray | None = None, # [2] drift like a MOVi clip's, pixels per MOVi frame (default: random_drift)
                ) -> dict:
     "Random tissue motion of one video: total drift, breathing wobble and warp parameters."
     H, W = size
-    total = 15 * random_drift(rng) / MOVI_SIZE * np.array([W, H])  # pixels over the whole video
-    return dict(num_frames=num_frames, total=total, wobble=rng.uniform(0.5, 1.5, 2), period=rng.uniform(50, 90),
+    drift = random_drift(rng) if drift is None else np.asarray(drift, np.float64)
+    total = 15 * drift / MOVI_SIZE * np.array([W, H])  # pixels over the whole video
+    wobble = rng.uniform(0.5, 1.5, 2) * rng.choice([-1.0, 1.0], 2)  # either sign: no shared direction
+    return dict(num_frames=num_frames, total=total, wobble=wobble, period=rng.uniform(50, 90),
                 amp=rng.uniform(0.8, 2.0, 2), k=rng.uniform(2 * np.pi / 100, 2 * np.pi / 60, (2, 2)),
                 phase=rng.uniform(0, 2 * np.pi, 2), speed=rng.uniform(0.01, 0.03))
 
@@ -235,10 +251,11 @@ def stir_video(rng: np.random.Generator, # randomness source
                num_points: int | None = None, # start points (default 4 .. 12)
                size: tuple = STIR_SIZE, # (H, W)
                quality: int = JPEG_QUALITY, # JPEG quality of the frames
+               drift: np.ndarray | None = None, # [2] the tissue drift, as a MOVi clip's (default: random_drift)
               ) -> dict: # release-format STIR example: frames, start_xy [P, 2], end_xy [Q, 2], vid_idx, duration
     "One STIR-like video; frames are JPEG-encoded one at a time, so long videos stay small in memory."
     H, W = size
-    texture, motion = tissue_texture(rng), stir_motion(rng, num_frames, size)
+    texture, motion = tissue_texture(rng), stir_motion(rng, num_frames, size, drift)
     frames = Frames([encode_image(frame, quality) for frame in render_stir(texture, motion, size)])
     P = int(num_points or rng.integers(4, 13))
     start = rng.uniform(0.15, 0.85, (P, 2)) * [W, H]  # screen positions at frame 0
@@ -258,8 +275,8 @@ def write_mini_movi(root, # the data dir (the folder that contains `full/`)
                    ) -> None:
     "Write the mini MOVi train split below `root`."
     def clips():
-        for rng in np.random.default_rng([seed, 1]).spawn(num_clips):
-            c = movi_clip(rng)
+        for rng, drift in zip(np.random.default_rng([seed, 1]).spawn(num_clips), balanced_drifts(num_clips, [seed, 1])):
+            c = movi_clip(rng, drift=drift)
             yield {'frames': Frames.from_array(c['video'], JPEG_QUALITY), 'tracks': c['tracks'], 'visible': c['visible']}
     write_split('movi', 'train', clips(), root, num_shards)
 
@@ -270,9 +287,9 @@ def write_mini_stir(root, # the data dir (the folder that contains `full/`)
     "Write the mini STIR valid, full and test splits below `root`."
     rng = np.random.default_rng([seed, 2])
     def videos(kind, first_idx):
-        lo, hi = MINI_STIR_LENGTHS[kind]
-        return [stir_video(r, int(r.integers(lo, hi + 1)), first_idx + i)
-                for i, r in enumerate(rng.spawn(MINI_STIR_VIDEOS[kind]))]
+        lo, hi, n = *MINI_STIR_LENGTHS[kind], MINI_STIR_VIDEOS[kind]
+        return [stir_video(r, int(r.integers(lo, hi + 1)), first_idx + i, drift=d)
+                for i, (r, d) in enumerate(zip(rng.spawn(n), balanced_drifts(n, [seed, 2, first_idx])))]
     valid = videos('valid', 0)
     write_split('stir', 'valid', valid, root, num_shards)
     write_split('stir', 'full', valid + videos('full_extra', len(valid)), root, num_shards)
