@@ -1,17 +1,24 @@
-"""Learning test: on mini-SciVid the cross-attention readout beats the label-frequency control."""
-import pytest
-from scivid.run import RunConfig, run
+"""Learning test: on mini-SciVid the cross-attention readout beats the feature-blind readout `blind`.
 
-# (task, examples seen, batch size, learning rate): a short CPU budget.
-BUDGETS = [('flyvsfly', 32 * 400, 32, 1e-3), ('calms21', 16 * 150, 16, 1e-3)]
+`blind` is the same readout trained identically on zero features: it can only learn a constant score per
+class, whose AP is the class's positive rate, so on behaviour tasks it scores what the label-frequency
+control scores. Beating it by a margin means the readout used what the (resize) features show.
+"""
+import pytest
+from scivid.run import RunConfig, run, BLIND
+
+# (task, examples seen, batch size, learning rate): a short CPU budget. Measured on mini-SciVid v5 (seed 0, val):
+# Fly-vs-Fly 200 steps x 32: attention 0.214, blind 0.096 (seed 1: 0.216); CalMS21 150 steps x 16: attention 0.296,
+# blind 0.156 (seed 1: 0.301); about 1.5 and 2 min with warm feature caches on two free cores.
+BUDGETS = [('flyvsfly', 32 * 200, 32, 2e-3), ('calms21', 16 * 150, 16, 1e-3)]
+MARGIN = 0.06  # val mAP the trained readout must gain over `blind`: about half the measured gain
 
 @pytest.mark.parametrize('task, examples, batch_size, lr', BUDGETS)
-def test_attention_beats_label_frequency_control(tmp_path, mini_root, task, examples, batch_size, lr):
+def test_attention_beats_blind_readout(tmp_path, mini_root, task, examples, batch_size, lr):
     result = run(RunConfig(task=task, data_dir=str(mini_root), out_dir=str(tmp_path), examples=examples,
-                           batch_size=batch_size, lr=lr, readouts=('attention',), splits=('val',),
+                           batch_size=batch_size, lr=lr, readouts=('attention', BLIND), splits=('val',),
                            eval_every=examples // batch_size, progress=False))
     val = {name: m['mAP'] for name, m in result.evaluations['val'].metrics.items()}
     print(task, {k: round(v, 4) for k, v in val.items()})
-    # the control's mAP is the mean positive rate (~0.1 to 0.15 here); the readout must clearly beat it
-    assert val['attention'] > max(1.4 * val['control'], val['control'] + 0.05), val
+    assert val['attention'] >= val[BLIND] + MARGIN, val
     assert (tmp_path / 'metrics.json').exists() and (tmp_path / 'figures' / 'training.png').exists()
