@@ -7,9 +7,10 @@ control scores. Beating it by a margin means the readout used what the (resize) 
 import pytest
 from scivid.run import RunConfig, run, BLIND
 
-# (task, examples seen, batch size, learning rate): a short CPU budget. Measured on the mini-SciVid of the label-list writers (seed 0, val):
-# Fly-vs-Fly 200 steps x 32: attention 0.214, blind 0.096 (seed 1: 0.216); CalMS21 150 steps x 16: attention 0.296,
-# blind 0.156 (seed 1: 0.301); about 1.5 and 2 min with warm feature caches on two free cores.
+# (task, examples seen, batch size, learning rate): a short CPU budget. Measured on the mini-SciVid of the
+# label-list writers (seed 0, val): Fly-vs-Fly 200 steps x 32: attention 0.214, blind 0.096 (seed 1: 0.216);
+# CalMS21 150 steps x 16: attention 0.296, blind 0.156 (seed 1: 0.301); with warm feature caches about 80 s and
+# 220 s on two cores shared with other jobs (about 1 and 2 min of CPU per core).
 BUDGETS = [('flyvsfly', 32 * 200, 32, 2e-3), ('calms21', 16 * 150, 16, 1e-3)]
 MARGIN = 0.06  # val mAP the trained readout must gain over `blind`: about half the measured gain
 
