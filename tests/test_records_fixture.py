@@ -401,3 +401,17 @@ def test_behaviour_task_runs_on_release_records(tmp_path, dataset):
         trained = {k for k in got if k[0] == 'attention'}
         if examples == 0: assert not trained
         else: assert {('attention', 'val', 'mAP'), ('attention', 'test', 'mAP')} <= trained
+
+
+def test_behaviour_label_outside_the_classes_is_one_line(tmp_path, capsys):
+    "A release record whose label list names a class the task does not have stops with one line naming it."
+    from scivid.cli import main
+    rng = np.random.default_rng(9)
+    records = [reference_sequence_example({'clip/label/index': np.array(ls)},
+                                          {'image/encoded': [[jpeg(f)] for f in smooth_video(rng, 17, 144, 144)]})
+               for ls in ([0], [3, 7])]  # Fly-vs-Fly has classes 0..6
+    write_release_shards(tmp_path, RELEASE_BEHAVIOUR['flyvsfly']['paths']['val'], records, 1)
+    code = main(['train', '--task', 'flyvsfly', '--examples', '0', '--splits', 'val', '--no-cache',
+                 '--data-dir', str(tmp_path), '--out', str(tmp_path / 'run')])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count('\n') == 1 and 'labels [3, 7]' in err and '0..6 (K = 7)' in err, err
