@@ -7,7 +7,7 @@ import pytest
 from scivid.core import ScividError
 from scivid.datasets import open_split
 from scivid.mini import MANIFEST, MINI_VERSION, mini_scivid_dir, resolve_data_dir
-from scivid.synth_behaviour import (BEHAVIOUR_DATASETS, MIN_PER_CLASS, MINI_SPLIT_SIZES, NUM_FRAMES,
+from scivid.synth_behaviour import (BEHAVIOUR_DATASETS, MIN_PER_CLASS, MINI_SPLIT_SIZES,
                                     split_class_counts, write_mini_behaviour)
 from scivid.synth_typhoon import TYPHOON_SPLIT_SIZES, write_mini_typhoon
 
@@ -28,17 +28,24 @@ def test_same_seed_same_bytes(tmp_path):
 
 
 @pytest.mark.parametrize('dataset', list(BEHAVIOUR_DATASETS))
-def test_behaviour_splits_and_classes(mini_root, dataset):
+def test_behaviour_records_speak_the_release(mini_root, dataset):
+    """Records as the release stores them: 16 to 24 frames, `clip/label/index` = the clip's label list
+    (one class for most records; a few [class, background] whose bout ends inside the clip), with the
+    planned class counts and every class in every split."""
     classes, label_counts, _ = BEHAVIOUR_DATASETS[dataset]
+    background = len(classes) - 1
     for split, n in MINI_SPLIT_SIZES.items():
         ds = open_split(dataset, split, mini_root)
-        assert len(ds) == n
-        labels = np.stack([ds[i]['labels'] for i in range(n)])  # [n, T]; frames stay encoded
-        assert labels.shape == (n, NUM_FRAMES)
-        middle = np.bincount(labels[:, NUM_FRAMES // 2], minlength=len(classes))
-        assert middle.tolist() == split_class_counts(n, label_counts, MIN_PER_CLASS[split]).tolist()
-        assert middle.min() >= MIN_PER_CLASS[split]  # every class in every split
-        assert (labels[:, [0, -1]] == len(classes) - 1).all()  # bouts cover the middle only
+        records = [ds[i] for i in range(n)]  # frames stay encoded
+        lengths = {len(r['frames']) for r in records}
+        assert min(lengths) >= 16 and max(lengths) <= 24 and len(lengths) > 3, lengths
+        labels = [r['labels'].tolist() for r in records]
+        assert all(len(l) in (1, 2) for l in labels)
+        two = [l for l in labels if len(l) == 2]
+        assert 1 <= len(two) <= 0.1 * n and all(l[0] != background and l[1] == background for l in two), two
+        counts = np.bincount([l[0] for l in labels], minlength=len(classes))
+        assert counts.tolist() == split_class_counts(n, label_counts, MIN_PER_CLASS[split]).tolist()
+        assert counts.min() >= MIN_PER_CLASS[split]  # every class in every split
 
 
 def test_other_datasets_present(mini_root):

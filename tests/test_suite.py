@@ -45,7 +45,8 @@ def test_suite_runs_and_reports_the_failing_run(suite):
     assert list(result.failed) == ['flyvsfly-no-such-backbone-all-s0']
     assert 'no-such-backbone' in result.failed['flyvsfly-no-such-backbone-all-s0']
     folder = out / RUN
-    for name in ('train.ipynb', 'metrics.json', 'config.json', DONE, PARAMS, 'checkpoints/attention/latest.json'):
+    for name in ('train.ipynb', 'metrics.json', 'config.json', DONE, PARAMS, 'checkpoints/attention/latest.json',
+                 'checkpoints/blind/latest.json'):
         assert (folder / name).exists(), name
     assert not (out / 'flyvsfly-no-such-backbone-all-s0' / DONE).exists()
 
@@ -55,7 +56,7 @@ def test_store_merges_the_runs_metrics(suite):
     store = read_store(out / 'results.parquet')
     metrics = pd.DataFrame(json.loads((out / RUN / 'metrics.json').read_text()))
     assert len(store) == len(metrics) and set(store.data) == {'mini'} and set(store.run) == {RUN}
-    assert set(store.readout) == {'attention', 'linear', 'control'}
+    assert set(store.readout) == {'attention', 'linear', 'blind', 'control'}
     mine = store.set_index(['readout', 'metric']).value
     theirs = metrics.set_index(['readout', 'metric']).value
     pd.testing.assert_series_equal(mine.sort_index(), theirs.sort_index(), check_names=False)
@@ -133,7 +134,7 @@ def test_explore_runs_headless_with_the_runs_predictions(suite, tmp_path):
         nb = _execute('explore', tmp_path / 'explore.ipynb', run_dir=str(out / RUN), split='test', index=1)
     outputs = [o for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', [])]
     text = json.dumps(outputs)
-    assert 'flyvsfly / test / example 1' in text and 'readouts: attention, linear' in text
+    assert 'flyvsfly / test / example 1' in text and 'readouts: attention, blind, linear' in text
     assert sum('image/png' in o.get('data', {}) for o in outputs) >= 2  # the clip and the labels with predictions
     assert not any(o.get('output_type') == 'error' for o in outputs)
 
