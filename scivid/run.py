@@ -15,7 +15,7 @@ from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
 from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone
-from .task import Task, Evaluation, Examples, stack_examples, HELDOUT
+from .task import Task, Evaluation, Examples, stack_examples, HELDOUT, EXAMPLES_VERSION
 from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, FEATURE_KEYS, fit, evaluate,
                             batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
 from .results import metric_records, write_results, plot_history, save_figures
@@ -75,7 +75,8 @@ def split_table(task: Task, backbone, root: Path, split: str, training: bool, co
     if not config.cache: return examples
     views = config.views if training else 1
     key = {'task': task.name, 'split': split, 'training': training, 'seed': config.seed,
-           'data': str(Path(root).resolve()), 'files': data_fingerprint(examples.records), 'scivid': __version__}
+           'data': str(Path(root).resolve()), 'files': data_fingerprint(examples.records), 'scivid': __version__,
+           'examples': EXAMPLES_VERSION}
     return feature_table(backbone, examples, default_cache_path(backbone, key, views), key, views=views,
                          progress=config.progress)
 

@@ -11,13 +11,14 @@ import numpy as np
 from .records import epoch_order
 
 # %% auto #0
-__all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'Task', 'Evaluation', 'Examples', 'stack_examples',
-           'train_positions', 'train_batches', 'eval_batches']
+__all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'EXAMPLES_VERSION', 'Task', 'Evaluation', 'Examples',
+           'stack_examples', 'train_positions', 'train_batches', 'eval_batches']
 
 # %% ../nbs/32_task.ipynb #d4cc0cc3
 HELDOUT = 'heldout'  # split name of the training records a task holds out
 PROTOCOL_EXAMPLES = 1_280_000  # SciVid's training budget in examples seen (40,000 steps at batch 32)
 PROTOCOL_BATCH = 32  # SciVid's training batch size
+EXAMPLES_VERSION = 2  # bump when any task's examples change (sampling, augmentation, targets): feature caches key on it
 
 # %% ../nbs/32_task.ipynb #d6be0bfe
 @dataclass(frozen=True)
