@@ -12,9 +12,11 @@ from .datasets import write_split, split_prefix
 from .records import shard_path
 
 # %% auto #0
-__all__ = ['TYPHOON_STEPS', 'TYPHOON_SIZE', 'TYPHOON_SPLIT_SIZES', 'TYPHOON_KELVIN_STEP', 'TYPHOON_PER_SHARD', 'PRESSURE_CALM',
-           'PRESSURE_DEEP', 'pressure_curve', 'storm_intensity', 'wind_from_pressure', 'grade_from_wind', 'storm_track',
-           'smooth_field', 'cloud_amount', 'infrared_frames', 'typhoon_sequence', 'typhoon_split', 'write_mini_typhoon']
+__all__ = ['TYPHOON_STEPS', 'TYPHOON_SIZE', 'TYPHOON_SPLIT_SIZES', 'TYPHOON_KELVIN_STEP', 'TYPHOON_PER_SHARD', 'TYPHOON_GENESIS',
+           'TYPHOON_DEEPENING', 'TYPHOON_PRESSURE_RANGE', 'PRESSURE_CALM', 'PRESSURE_DEEP', 'QUANTILE_STEPS',
+           'storm_quantiles', 'pressure_curve', 'storm_intensity', 'wind_from_pressure', 'grade_from_wind',
+           'storm_track', 'smooth_field', 'cloud_amount', 'infrared_frames', 'typhoon_sequence', 'typhoon_split',
+           'write_mini_typhoon']
 
 # %% ../nbs/07_synth_typhoon.ipynb #5ef1ddf3
 TYPHOON_STEPS = 32  # steps per sequence (the release's max_frames_32)
@@ -22,23 +24,38 @@ TYPHOON_SIZE = 64  # mini frame size S (the release stores 256 x 256)
 TYPHOON_SPLIT_SIZES = {'train': 160, 'val': 32, 'test': 32}  # sequences; train_val = train + val
 TYPHOON_KELVIN_STEP = 0.125  # brightness temperatures are quantised like a sensor's counts (and compress 2.4x)
 TYPHOON_PER_SHARD = 16  # sequences per shard: train_val's shards are then exactly train's and val's
-PRESSURE_CALM, PRESSURE_DEEP = 1008.0, 923.0  # hPa at intensity 0 and 1
+TYPHOON_GENESIS = 1004.0  # hPa, median central pressure at a record's first step (the release's step-0 mean is 1004.05)
+TYPHOON_DEEPENING = (0.18528, 0.00462)  # hPa/h, hPa/h^2: mean deepening b t + c t^2, the quadratic fit of the protocol's per-step train means (within 0.06 hPa)
+TYPHOON_PRESSURE_RANGE = (900.0, 1012.0)  # hPa, stored pressures stay inside
+PRESSURE_CALM, PRESSURE_DEEP = 1012.0, 920.0  # hPa at intensity 0 and 1
 
 # %% ../nbs/07_synth_typhoon.ipynb #47988308
-def pressure_curve(rng: np.random.Generator, # randomness of one storm
+QUANTILE_STEPS = np.array([np.sqrt(2) - 1, (np.sqrt(5) - 1) / 2, np.sqrt(3) - 1])  # irrationals whose multiples mod 1 spread evenly
+
+def storm_quantiles(number: int, # storm number
+                    seed: int = 0, # dataset seed (shifts the sequence)
+                   ) -> np.ndarray: # float64 [3] in [0, 1): genesis pressure, deepening rate, curvature
+    "Where storm `number` sits in the distributions of its pressure curve's three parameters."
+    return (np.random.default_rng([seed, 77]).random(3) + number * QUANTILE_STEPS) % 1
+
+def pressure_curve(rng: np.random.Generator, # noise of one storm
+                   quantiles: np.ndarray, # [3] from storm_quantiles
                    steps: int = TYPHOON_STEPS, # T
                   ) -> np.ndarray: # float32 [T] hPa
-    "Central pressure of one storm: a smooth deepening-then-filling trough with small noise."
-    t = np.arange(steps)
-    ambient, depth = rng.uniform(1000, 1010), 88 * rng.beta(1.2, 1.9)
-    t_min, width = rng.uniform(-8, steps + 12), rng.uniform(8, 30)
+    "Central pressure of one storm: genesis pressure minus its own multiple of the mean deepening, plus small noise."
+    t, (b, c) = np.arange(steps), TYPHOON_DEEPENING
+    u = np.clip(quantiles, 1e-6, 1 - 1e-6)
+    start = np.clip(TYPHOON_GENESIS + 1.5 * np.log(u[0] / (1 - u[0])), 996, 1012)  # logistic, symmetric clip
+    rate = min(-0.5 + 1.5 * -np.log1p(-u[1]), 6.0)  # mean 0.98; below 0 (filling) for 28% of the storms, at most 6
+    bend = 1.2 * (u[2] - 0.5)  # mean 0: deepening speeds up (> 0) or slows down (< 0)
+    deepening = rate * (b * t + c * t ** 2) * (1 + bend * (t - 12) / 24)
     noise = np.zeros(steps)
     for i in range(1, steps): noise[i] = 0.8 * noise[i - 1] + rng.normal(0, 0.3)
-    return (ambient - depth * np.exp(-0.5 * ((t - t_min) / width) ** 2) + noise).astype(np.float32)
+    return np.clip(start - deepening + noise, *TYPHOON_PRESSURE_RANGE).astype(np.float32)
 
 def storm_intensity(pressure: np.ndarray) -> np.ndarray: # [T] in [0, 1]
-    "How developed the storm looks: 0 at 1008 hPa or more, 1 at 923 hPa or less."
-    return np.clip((PRESSURE_CALM - pressure) / (PRESSURE_CALM - PRESSURE_DEEP), 0, 1).astype(np.float32)
+    "How developed the storm looks: sqrt of the way from 1012 hPa (0) to 920 hPa (1)."
+    return np.sqrt(np.clip((PRESSURE_CALM - pressure) / (PRESSURE_CALM - PRESSURE_DEEP), 0, 1)).astype(np.float32)
 
 # %% ../nbs/07_synth_typhoon.ipynb #62799efe
 def wind_from_pressure(pressure: np.ndarray) -> np.ndarray: # float32 [T] knots
@@ -76,7 +93,7 @@ def cloud_amount(r: np.ndarray, phi: np.ndarray, # polar coordinates around the 
                  turn: float, # rotation of the spiral (radians)
                 ) -> np.ndarray: # [..., S, S] in [0, 1]
     "Cloud amount of a storm: a dense core and spiral bands inside a radial envelope."
-    envelope = np.exp(-(r / (size * (1.35 - 0.8 * intensity))) ** 2)
+    envelope = np.exp(-(r / (size * (1.5 - 1.1 * intensity))) ** 2)
     core = np.exp(-(r / (size * (0.55 - 0.2 * intensity))) ** 2)
     bands = 0.5 + 0.5 * np.cos(arms * (phi - turn) + (1.5 + 3 * intensity) * np.log1p(r / 3))
     organised = 0.2 + 0.75 * intensity
@@ -102,7 +119,7 @@ def infrared_frames(intensity: np.ndarray, # [T] storm intensity in [0, 1]
         scattered = np.clip(clouds[oy:oy + size, ox:ox + size] - 0.8, 0, None) * 20  # cool patches, up to ~25 K
         top = 245 - 55 * intensity[t]
         frame = sea - scattered - cloud * (sea - scattered - top)
-        eye = np.clip((intensity[t] - 0.35) / 0.65, 0, 1)  # 0 below intensity 0.35, 1 at the deepest
+        eye = np.clip((intensity[t] - 0.6) / 0.4, 0, 1)  # 0 below intensity 0.6 (about 979 hPa), 1 at the deepest
         frame += min(1, 2 * eye) * np.exp(-(np.hypot(dx, dy) / (1 + 3 * eye)) ** 2) * (sea - 15 - frame)
         out[t] = np.round((frame + rng.normal(0, 0.5, (size, size))) / TYPHOON_KELVIN_STEP) * TYPHOON_KELVIN_STEP
     return out
@@ -113,7 +130,7 @@ def typhoon_sequence(number: int, # storm number (unique across splits)
                     ) -> dict: # decoded typhoon example (see Notation)
     "One synthetic storm in the decoded typhoon format `write_split` accepts."
     rng = np.random.default_rng([seed, 7, number])
-    pressure = pressure_curve(rng)
+    pressure = pressure_curve(rng, storm_quantiles(number, seed))
     track = storm_track(rng)
     wind = wind_from_pressure(pressure)
     return {'key': f"{track['year'][0]}{number:03d}", 'infrared': infrared_frames(storm_intensity(pressure), rng),
