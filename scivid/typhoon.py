@@ -12,15 +12,15 @@ from .clips import clip_indices, random_clip_indices, to_unit_range, resize_vide
 # %% auto #0
 __all__ = ['TYPHOON_INPUT_FRAMES', 'TYPHOON_LEAD_STEPS', 'TYPHOON_MAX_START_FRAME', 'TYPHOON_IR_RANGE', 'TYPHOON_FRAME_SIZE',
            'TYPHOON_MEAN_PRESSURE', 'TYPHOON_STEP_MEANS', 'TYPHOON_HEADLINE_STEPS', 'TYPHOON_ATTENTION',
-           'TYPHOON_GRAD_CLIP', 'TYPHOON_READOUTS', 'TYPHOON', 'typhoon_window', 'infrared_video',
-           'make_typhoon_example', 'typhoon_predict', 'typhoon_loss', 'typhoon_mean_control', 'typhoon_persistence',
-           'typhoon_score', 'typhoon_reduce', 'typhoon_attention', 'typhoon_linear', 'plot_trajectories',
-           'plot_rmse_by_step', 'typhoon_plots', 'typhoon_task']
+           'TYPHOON_ATTENTION_MINI', 'TYPHOON_GRAD_CLIP', 'TYPHOON_READOUTS', 'TYPHOON_MINI_READOUTS', 'TYPHOON',
+           'typhoon_window', 'infrared_video', 'make_typhoon_example', 'typhoon_predict', 'typhoon_loss',
+           'typhoon_mean_control', 'typhoon_persistence', 'typhoon_score', 'typhoon_reduce', 'typhoon_attention',
+           'typhoon_linear', 'plot_trajectories', 'plot_rmse_by_step', 'typhoon_plots', 'typhoon_task']
 
 # %% ../nbs/41_typhoon.ipynb #eba99ebc
 TYPHOON_INPUT_FRAMES = 12  # K: infrared frames the model sees
 TYPHOON_LEAD_STEPS = 12  # L: future steps whose central pressure is predicted
-TYPHOON_MAX_START_FRAME = 8  # training windows start below this frame; evaluation starts at frame 0
+TYPHOON_MAX_START_FRAME = 8  # training windows start at frames 0..8 (`random_clip`'s max_start_frame); evaluation at frame 0
 TYPHOON_IR_RANGE = (170.0, 300.0)  # Kelvin mapped to [0, 1]
 TYPHOON_FRAME_SIZE = 256  # frames are given to the backbone at this size (the release's stored size)
 TYPHOON_MEAN_PRESSURE = 983.9111856685796  # hPa, added to the readout outputs (and subtracted in the loss)
@@ -30,6 +30,7 @@ TYPHOON_STEP_MEANS = np.array([  # hPa, per-step train means of steps 0..23 (fix
     999.9190, 999.5570, 999.1941, 998.8003, 998.4185, 998.0523, 997.7095, 997.3082])
 TYPHOON_HEADLINE_STEPS = (0, 1, 2, 5, 11)  # the headline RMSE averages the per-step RMSEs at these lead steps
 TYPHOON_ATTENTION = dict(num_params=1024, num_heads=16, dropout=0.0)  # the protocol names no dropout for typhoon
+TYPHOON_ATTENTION_MINI = dict(num_params=128, num_heads=4, dropout=0.0)  # CPU-sized stand-in on mini-SciVid (not the protocol's)
 TYPHOON_GRAD_CLIP = 1.0  # global-norm clip, chained after AdamW as in the original code
 
 # %% ../nbs/41_typhoon.ipynb #1de68d1f
@@ -37,7 +38,7 @@ def typhoon_window(num_frames: int, # T, steps in the record
                    training: bool, # random start (training) or frame 0 (evaluation)
                    rng: np.random.Generator, # draws the training start
                   ) -> np.ndarray: # int [K + L] record steps of the window
-    "Steps of one input + target window: random start below 8 when training, else from 0."
+    "Steps of one input + target window: random start 0..8 when training, else from 0."
     n = TYPHOON_INPUT_FRAMES + TYPHOON_LEAD_STEPS
     if training: return random_clip_indices(num_frames, n, rng, max_start_frame=TYPHOON_MAX_START_FRAME)
     return clip_indices(num_frames, n)
@@ -107,13 +108,15 @@ def typhoon_reduce(scores: dict, # score arrays of all examples, [N, L] each
     return metrics
 
 # %% ../nbs/41_typhoon.ipynb #dbfde565
+from functools import partial
 from .readouts import AttentionReadout, LinearReadout
 
 def typhoon_attention(feature_shapes: dict, # per-example shapes, 'features': (T, N, D)
                       rngs, # nnx.Rngs
+                      sizes: dict = TYPHOON_ATTENTION, # num_params, num_heads, dropout
                      ) -> AttentionReadout:
-    "Cross-attention readout with 12 outputs (1024 params, 16 heads)."
-    return AttentionReadout(feature_shapes['features'], TYPHOON_LEAD_STEPS, **TYPHOON_ATTENTION, rngs=rngs)
+    "Cross-attention readout with 12 outputs (the protocol's 1024 params, 16 heads by default)."
+    return AttentionReadout(feature_shapes['features'], TYPHOON_LEAD_STEPS, **sizes, rngs=rngs)
 
 def typhoon_linear(feature_shapes: dict, # per-example shapes, 'features': (T, N, D)
                    rngs, # nnx.Rngs
@@ -122,6 +125,7 @@ def typhoon_linear(feature_shapes: dict, # per-example shapes, 'features': (T, N
     return LinearReadout(feature_shapes['features'], TYPHOON_LEAD_STEPS, rngs=rngs)
 
 TYPHOON_READOUTS = {'attention': typhoon_attention, 'linear': typhoon_linear}
+TYPHOON_MINI_READOUTS = {'attention': partial(typhoon_attention, sizes=TYPHOON_ATTENTION_MINI)}  # on mini-SciVid
 
 # %% ../nbs/41_typhoon.ipynb #b70772f6
 def plot_trajectories(examples: dict, # batch with 'observed_pressure' [B, K], 'pressure' [B, L]
@@ -159,7 +163,6 @@ def typhoon_plots(evaluation, # scivid.task.Evaluation
             'rmse_by_step': plot_rmse_by_step(evaluation.metrics)}
 
 # %% ../nbs/41_typhoon.ipynb #b549356f
-from functools import partial
 from .task import Task
 
 def typhoon_task(frame_size: int | None = TYPHOON_FRAME_SIZE, # frame size given to the backbone (None: as stored)
@@ -169,6 +172,7 @@ def typhoon_task(frame_size: int | None = TYPHOON_FRAME_SIZE, # frame size given
                 make_example=partial(make_typhoon_example, size=frame_size), readouts=TYPHOON_READOUTS,
                 loss=typhoon_loss, predict=typhoon_predict, score=typhoon_score, reduce=typhoon_reduce,
                 controls={'control': typhoon_mean_control, 'persistence': typhoon_persistence},
-                headline='rmse', weight_decay=1e-4, grad_clip=TYPHOON_GRAD_CLIP, plots=typhoon_plots)
+                headline='rmse', weight_decay=1e-4, grad_clip=TYPHOON_GRAD_CLIP, plots=typhoon_plots,
+                mini_readouts=TYPHOON_MINI_READOUTS)
 
 TYPHOON = typhoon_task()

@@ -29,8 +29,6 @@ def test_mae_and_relative_error():
 
 # ---------------------------------------------------------------- on mini-SciVid data
 
-EXAMPLES = 1600  # training examples seen (50 steps at batch 32)
-
 def test_controls_with_no_training_equal_direct_computation(mini_root, tmp_path):
     """A run with examples=0 reports the two controls; their metrics.json records equal RMSEs
     computed here directly from the stored val records (steps 12..23 against the protocol's
@@ -59,13 +57,26 @@ def test_controls_with_no_training_equal_direct_computation(mini_root, tmp_path)
     assert all(r['step'] == 0 for r in records)
 
 
-def test_attention_readout_beats_mean_pressure_control(mini_root, tmp_path):
-    """The cross-attention readout trained briefly on the resize backbone's features has a lower
-    val RMSE than the fixed per-step-means control (the records of one `scivid.run.run`)."""
+# Learning test budget: 400 steps of batch 32 (12,800 examples) at lr 3e-3 from 4 cached windows per
+# storm, for the attention readout (on mini-SciVid the task's 128-param stand-in) and for `blind`, the
+# same readout trained identically on zero features. Measured on mini-SciVid (seed 0, 2 CPU cores):
+# attention 4.73 hPa, blind 6.72, control 6.61, persistence 3.04; about 90 s for the whole run.
+EXAMPLES, BATCH, LR, VIEWS = 12_800, 32, 3e-3, 4
+MARGIN = 0.85  # the trained readout's val RMSE must be at most 85% of blind's (measured: 70%)
+
+
+def test_attention_readout_beats_blind_readout(mini_root, tmp_path):
+    """The cross-attention readout trained on the resize backbone's features has a val RMSE at least
+    15% below the same readout trained identically on zero features (`blind`, which can only learn
+    the best constant forecast): the features carry information about the pressure."""
     from scivid.run import RunConfig, run
     out = tmp_path / 'run'
-    run(RunConfig(task='typhoon', data_dir=str(mini_root), out_dir=str(out), examples=EXAMPLES, batch_size=32,
-                  splits=('val',), readouts=('attention',), eval_every=10_000, cache=False, progress=False))
-    got = {(r['readout'], r['metric']): r['value'] for r in json.loads((out / 'metrics.json').read_text())}
-    print({k: round(v, 3) for k, v in got.items() if k[1] == 'rmse'})
-    assert got[('attention', 'rmse')] < got[('control', 'rmse')]
+    result = run(RunConfig(task='typhoon', data_dir=str(mini_root), out_dir=str(out), examples=EXAMPLES,
+                           batch_size=BATCH, lr=LR, views=VIEWS, splits=('val',), readouts=('attention', 'blind'),
+                           eval_every=10_000, progress=False))
+    got = {(r['readout'], r['metric']): r['value'] for r in json.loads((out / 'metrics.json').read_text())
+           if r['split'] == 'val'}
+    rmse = {name: got[(name, 'rmse')] for name in ('attention', 'blind', 'control', 'persistence')}
+    print('val RMSE (hPa):', {k: round(v, 3) for k, v in rmse.items()})
+    assert rmse == {k: result.evaluations['val'].metrics[k]['rmse'] for k in rmse}
+    assert rmse['attention'] <= MARGIN * rmse['blind']
