@@ -116,19 +116,31 @@ def test_loss_matches_plain_computation():
 
 # ---------------------------------------------------------------- on mini-SciVid data
 
-def test_dpt_readout_beats_persistence(mini_root, tmp_path):
-    """A run on mini-SciVid trains the task's mini DPT stand-in briefly on the resize backbone's
-    features; its wRMSE (averaged over lead steps and variables) is below persistence on validation."""
+# Learning test budget: 400 steps of batch 16 (the task's batch) at lr 3e-3, for the task's mini DPT and
+# for `blind`, the same DPT trained identically on zero features (it can learn only a fixed change field,
+# so it stays at persistence). Measured on mini-SciVid (seed 0, 2 CPU cores): online_dev Z500 wRMSE dpt 665.8,
+# blind 745.0, persistence 745.3 (aggregate wrmse 223.3 / 249.9 / 250.0); about 100 s for the run.
+EXAMPLES, LR = 6400, 3e-3
+MARGIN = 0.95  # dpt's Z500 wRMSE must be at most 95% of blind's (measured: 89%)
+
+
+def test_dpt_readout_beats_blind_readout(mini_root, tmp_path):
+    """The task's (mini) DPT trained on the resize backbone's grid features forecasts Z500 at least 5%
+    better (wRMSE on online_dev) than the same readout trained identically on zero features (`blind`):
+    the features carry information about the coming weather."""
     import json
     from scivid.run import RunConfig, run
     out = tmp_path / 'run'
-    result = run(RunConfig(task='weatherbench', data_dir=str(mini_root), out_dir=str(out), examples=800,
-                           splits=('online_dev',), eval_every=10_000, cache=False, progress=False))
+    result = run(RunConfig(task='weatherbench', data_dir=str(mini_root), out_dir=str(out), examples=EXAMPLES, lr=LR,
+                           splits=('online_dev',), readouts=('dpt', 'blind'), eval_every=10_000, progress=False))
     assert result.config.batch_size == 16  # the task's protocol batch
-    got = {(r['readout'], r['metric']): r['value'] for r in json.loads((out / 'metrics.json').read_text())}
-    print({k: round(v, 4) for k, v in got.items() if k[1] in ('wrmse', 'wrmse/Z500')})
-    assert got[('dpt', 'wrmse')] < got[('persistence', 'wrmse')]
-    assert got[('dpt', 'wrmse/Z500')] < got[('persistence', 'wrmse/Z500')]
+    got = {(r['readout'], r['metric']): r['value'] for r in json.loads((out / 'metrics.json').read_text())
+           if r['split'] == 'online_dev'}
+    names = ('dpt', 'blind', 'persistence')
+    print('online_dev wrmse/Z500:', {n: round(got[(n, 'wrmse/Z500')], 1) for n in names},
+          'wrmse:', {n: round(got[(n, 'wrmse')], 1) for n in names})
+    assert got[('dpt', 'wrmse/Z500')] <= MARGIN * got[('blind', 'wrmse/Z500')]
+    assert got[('dpt', 'wrmse')] < got[('blind', 'wrmse')]
 
 
 def test_persistence_record_equals_direct_computation(mini_root, tmp_path):
