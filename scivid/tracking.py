@@ -14,13 +14,14 @@ from .clips import random_clip_indices, clip_indices, linspace_clip_indices, res
 
 # %% auto #0
 __all__ = ['CLIP_FRAMES', 'FRAME_SIZE', 'MOVI_TRACKS', 'MAX_POINTS', 'STIR_PIXELS', 'STIR_THRESHOLDS', 'NUM_FOURIER',
-           'QUERY_WIDTH', 'NUM_TILES', 'NUM_PARAMS', 'NUM_HEADS', 'HUBER_DELTA', 'POSITION_WEIGHT', 'VISIBLE_WEIGHT',
-           'CERTAIN_WEIGHT', 'CERTAIN_RADIUS', 'TAPVID_SIZE', 'TAPVID_THRESHOLDS', 'CYAN', 'GREEN', 'MOVI_HELDOUT',
-           'STIR', 'decode_clip', 'pad_points', 'heldout_tracks', 'make_movi_example', 'make_stir_example',
-           'make_example', 'fourier_embed', 'grid_centres', 'TrackingReadout', 'make_tracking_readout', 'huber',
-           'masked_mean', 'tracking_loss', 'predict', 'stir_end_distances', 'stir_accuracy', 'tapvid_scores', 'score',
-           'reduce', 'clip_length', 'no_motion', 'plot_tracks', 'plot_accuracy', 'plots', 'track_animation_frames',
-           'save_track_animation', 'RecordRange', 'movi_split']
+           'QUERY_WIDTH', 'NUM_TILES', 'NUM_PARAMS', 'NUM_HEADS', 'MINI_PARAMS', 'MINI_HEADS', 'HUBER_DELTA',
+           'POSITION_WEIGHT', 'VISIBLE_WEIGHT', 'CERTAIN_WEIGHT', 'CERTAIN_RADIUS', 'TAPVID_SIZE', 'TAPVID_THRESHOLDS',
+           'CYAN', 'GREEN', 'MOVI_HELDOUT', 'STIR', 'decode_clip', 'pad_points', 'heldout_tracks', 'make_movi_example',
+           'make_stir_example', 'make_example', 'fourier_embed', 'grid_centres', 'TrackingReadout',
+           'make_tracking_readout', 'make_mini_tracking_readout', 'huber', 'masked_mean', 'tracking_loss', 'predict',
+           'stir_end_distances', 'stir_accuracy', 'tapvid_scores', 'score', 'reduce', 'clip_length', 'no_motion',
+           'plot_tracks', 'plot_accuracy', 'plots', 'track_animation_frames', 'save_track_animation', 'RecordRange',
+           'movi_split']
 
 # %% ../nbs/43_tracking.ipynb #9db2ddfc
 CLIP_FRAMES = 16           # frames per clip, MOVi window and STIR linspace clip alike
@@ -33,6 +34,7 @@ NUM_FOURIER = 16           # Fourier bases of the query embedding
 QUERY_WIDTH = 512          # MLP width of the query embedding
 NUM_TILES = 8              # temporal tiles: each query becomes 8 tokens, each for T/8 frames
 NUM_PARAMS, NUM_HEADS = 1024, 8  # the cross-attention
+MINI_PARAMS, MINI_HEADS = 128, 4  # the CPU-sized stand-in trained on mini-SciVid (not the protocol's)
 HUBER_DELTA, POSITION_WEIGHT = 1 / 128, 100.0  # Huber loss on positions
 VISIBLE_WEIGHT, CERTAIN_WEIGHT = 0.1, 0.1       # BCE weights of visibility and certainty
 CERTAIN_RADIUS = 6 / 128   # a prediction is 'certain' when within this distance of the truth
@@ -173,12 +175,20 @@ class TrackingReadout(nnx.Module):
 # %% ../nbs/43_tracking.ipynb #94a3ff8b
 def make_tracking_readout(feature_shapes: dict, # {'features': (T, N, D), 'grid_features': (T, h, w, D)}
                           rngs: nnx.Rngs, # parameter (and dropout) randomness
+                          num_params: int = NUM_PARAMS, # attention width
+                          num_heads: int = NUM_HEADS, # attention heads
                          ) -> TrackingReadout:
-    "The SciVid tracking readout (1024 params, 8 heads, 8 temporal tiles) for these features."
+    "The SciVid tracking readout (by default 1024 params, 8 heads; 8 temporal tiles) for these features."
     T, N, D = feature_shapes['features']
     grid = feature_shapes.get('grid_features')
     grid_shape = tuple(grid[1:3]) if grid is not None and grid[1] * grid[2] == N else None
-    return TrackingReadout((T, N, D), grid_shape, rngs=rngs)
+    return TrackingReadout((T, N, D), grid_shape, num_params, num_heads, rngs=rngs)
+
+def make_mini_tracking_readout(feature_shapes: dict, # as make_tracking_readout
+                               rngs: nnx.Rngs, # parameter (and dropout) randomness
+                              ) -> TrackingReadout:
+    "The CPU-sized stand-in the task trains on mini-SciVid: 128 params, 4 heads."
+    return make_tracking_readout(feature_shapes, rngs, MINI_PARAMS, MINI_HEADS)
 
 # %% ../nbs/43_tracking.ipynb #c8c40d9b
 def huber(distance_sq: jax.Array, # squared distances [...]
@@ -418,4 +428,4 @@ STIR = Task(
     readouts={'attention': make_tracking_readout},
     loss=tracking_loss, predict=predict, score=score, reduce=reduce,
     controls={'control': no_motion}, headline='acc', plots=plots,
-    holdout=movi_split, animate=save_track_animation)
+    holdout=movi_split, animate=save_track_animation, mini_readouts={'attention': make_mini_tracking_readout})
