@@ -152,7 +152,8 @@ def test_long_stir_video_is_never_decoded_whole():
     r = json.loads(out.strip().splitlines()[-1])
     everything = r['all_frames_decoded_mb']
     assert r['frames'] == 1000 and everything > 50
-    assert r['decode_all_peak_mb'] > 0.9 * everything  # the measurement does see a whole decode
+    # the measurement does see a whole decode (numpy's count: resident memory may reuse pages freed earlier)
+    assert r['decode_all_numpy_peak_mb'] > 0.9 * everything
     assert r['make_example_numpy_peak_mb'] < 8 and r['make_example_peak_mb'] < 0.25 * everything
     # evaluation also reads the record (its JPEGs, twice: raw and parsed), but decodes only the clip
     assert r['evaluate_numpy_peak_mb'] < 3 * r['encoded_mb'] + 10 < 0.5 * everything
