@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from .core import ScividError, check_choice
-from .backbones import ResizeBackbone
+from .backbones import ResizeBackbone, FlowBackbone
 from .hf_backbones import load_hf_backbone
 
 # %% auto #0
-__all__ = ['BACKBONES', 'load_resize', 'load_backbone']
+__all__ = ['BACKBONES', 'load_resize', 'load_flow', 'load_backbone']
 
 # %% ../nbs/21_zoo.ipynb #29d7b6d6
 def load_resize(source=None, # unused (the baseline has no checkpoint)
@@ -20,8 +20,15 @@ def load_resize(source=None, # unused (the baseline has no checkpoint)
     "The zero-parameter resize baseline."
     return ResizeBackbone()
 
+def load_flow(source=None, # unused (the baseline has no checkpoint)
+              **options, # unused
+             ) -> FlowBackbone:
+    "The zero-parameter optical-flow baseline."
+    return FlowBackbone()
+
 BACKBONES = {  # registry name -> (loader, default Hugging Face model id)
     'resize': (load_resize, None),
+    'flow': (load_flow, None),
     'videomae-base': (load_hf_backbone, 'MCG-NJU/videomae-base'),
     'videomae-large': (load_hf_backbone, 'MCG-NJU/videomae-large'),
     'videomae-huge': (load_hf_backbone, 'MCG-NJU/videomae-huge-finetuned-kinetics'),

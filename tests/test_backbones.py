@@ -119,7 +119,7 @@ def test_videomae_base_geometry(tmp_path):
 def test_registry_entries():
     assert BACKBONES['videomae-base'][1] == 'MCG-NJU/videomae-base'
     for name, (loader, hub_id) in BACKBONES.items():
-        assert callable(loader) and (hub_id is None) == (name == 'resize')
+        assert callable(loader) and (hub_id is None) == (name in ('resize', 'flow'))
     assert processor_settings({'do_normalize': False, 'size': {'height': 288, 'width': 288}})['size'] == (288, 288)
 
 

@@ -104,13 +104,16 @@ def test_control_equals_stored_keypoints(mini_root, tmp_path):
 
 
 # One run trains the task's readout on mini MOVi (on mini-SciVid the 128-param stand-in) and `blind`, the
-# same readout trained identically on zero features: it sees only the query points. Budget: 200 steps of
-# batch 8 at lr 1e-3, 4 cached windows per clip. Measured on mini-SciVid (seed 0, 2 CPU cores), STIR valid
-# acc: blind 0.229, control (no motion) 0.225, attention 0.175 (0.19 after 400 steps, 0.14 after 1,200);
-# about 2.5 minutes for the run.
-EXAMPLES, BATCH, LR, VIEWS = 1600, 8, 1e-3, 4
+# same readout trained identically on zero features: it sees only the query points. The backbone is `flow`,
+# the zero-parameter Lucas-Kanade baseline: on `resize` tokens (pixels) the readout would have to learn
+# motion estimation itself, which it does not on a CPU budget (attention 0.175 vs blind 0.229 after 200
+# steps of batch 8; see 09_synth_tracking, 'How learnable is it?'). Budget: 400 steps of batch 4 at lr 3e-3,
+# 4 cached windows per clip. Measured (seed 0, 2 CPU cores), STIR valid acc: attention 0.327, blind 0.222,
+# control (no motion) 0.225; reading the flow channels at the query patch directly scores 0.54. Blind has
+# converged: 0.229 after 200 and 400 steps of batch 8. About 3 minutes for the run.
+EXAMPLES, BATCH, LR, VIEWS = 1600, 4, 3e-3, 4
 BLIND_SLACK = 0.03  # blind may not beat standing still by more than this (old mini data: +0.13)
-MARGIN = 0.03  # the trained readout must beat blind by this much
+MARGIN = 0.05  # the trained readout must beat blind by this much (measured: +0.105)
 
 
 @pytest.fixture(scope='module')
@@ -118,9 +121,9 @@ def stir_metrics(mini_root, tmp_path_factory):
     "STIR valid metrics of attention, blind and the no-motion control after one short training run."
     from scivid.run import RunConfig, run
     out = tmp_path_factory.mktemp('stir') / 'run'
-    result = run(RunConfig(task='stir', data_dir=str(mini_root), out_dir=str(out), examples=EXAMPLES,
-                           batch_size=BATCH, lr=LR, views=VIEWS, splits=('valid',), readouts=('attention', 'blind'),
-                           eval_every=10_000, progress=False))
+    result = run(RunConfig(task='stir', backbone='flow', data_dir=str(mini_root), out_dir=str(out),
+                           examples=EXAMPLES, batch_size=BATCH, lr=LR, views=VIEWS, splits=('valid',),
+                           readouts=('attention', 'blind'), eval_every=10_000, progress=False))
     got = {(r['readout'], r['metric']): r['value'] for r in json.loads((out / 'metrics.json').read_text())
            if r['split'] == 'valid'}
     acc = {name: got[(name, 'acc')] for name in ('attention', 'blind', 'control')}
@@ -136,11 +139,8 @@ def test_blind_readout_cannot_beat_no_motion(stir_metrics):
     assert stir_metrics['blind'] <= stir_metrics['control'] + BLIND_SLACK
 
 
-@pytest.mark.xfail(strict=True, reason='the resize backbone has no motion features: a tracking readout on its '
-                   'tokens does not learn to read the motion on a CPU budget (attention 0.19 vs blind 0.229 after '
-                   '400 steps; below no-motion on held-out MOVi too); needs a motion-aware cheap backbone')
 def test_attention_readout_beats_blind_readout(stir_metrics):
-    "The readout trained on the video's features tracks STIR points better than the feature-blind one."
+    "The readout trained on the video's (flow) features tracks STIR points better than the feature-blind one."
     assert stir_metrics['attention'] > stir_metrics['blind'] + MARGIN
 
 
