@@ -4,19 +4,19 @@
 
 # %% ../nbs/25_feature_cache.ipynb #3c6419ce
 from __future__ import annotations
-import hashlib, json, shutil
+import fcntl, hashlib, json, os, shutil, sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import tensorstore as ts
-import zarr
 from tqdm.auto import tqdm
 from .core import ScividError, cache_dir
 from .backbones import embed
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'FeatureTable',
-           'feature_table', 'default_cache_path']
+           'build_lock', 'feature_table', 'default_cache_path']
 
 # %% ../nbs/25_feature_cache.ipynb #4ec2a324
 CACHE_FORMAT = 1  # on-disk layout version: bump it when the layout changes, so older caches are refused
@@ -65,22 +65,52 @@ def _dims(name: str, shape: tuple) -> list[str]:
     if name == 'features': return ['view', 'example', 'clip', 'time', 'token', 'feature']
     return ['view', 'example'] + [f'{name}_{j}' for j in range(len(shape))]
 
-def create_store(path, # the cache folder
+def _spec(path: Path, name: str) -> dict:
+    return {'driver': 'zarr3', 'kvstore': {'driver': 'file', 'path': str(path / name)}}
+
+def _create_array(path: Path, name: str, shape: tuple, chunks: tuple, dtype, dims: list[str], compress: bool):
+    "A new zarr v3 array `path/name` (zstd-compressed when `compress`), as a writable tensorstore."
+    codecs = [{'name': 'bytes', 'configuration': {'endian': 'little'}}]
+    if compress: codecs.append({'name': 'zstd', 'configuration': {'level': 0, 'checksum': False}})
+    meta = {'shape': list(shape), 'data_type': np.dtype(dtype).name, 'dimension_names': dims, 'codecs': codecs,
+            'chunk_grid': {'name': 'regular', 'configuration': {'chunk_shape': list(chunks)}},
+            'fill_value': False if np.dtype(dtype) == bool else 0}
+    return ts.open(_spec(path, name) | {'metadata': meta}, create=True).result()
+
+# %% ../nbs/25_feature_cache.ipynb #5d0c3a71
+def create_store(path, # the cache folder (absent, or an empty folder)
                  identity: dict, # cache_identity(...)
                  item: dict, # one stored item: name -> array (features already in the storage dtype)
-                ) -> zarr.Group:
-    "A new empty cache shaped after `item`."
-    V, N = identity['views'], identity['examples']
-    group = zarr.open_group(str(path), mode='w', attributes={'identity': identity, 'features_from_grid': 'features' not in item})
+                ) -> dict:
+    "A new empty cache shaped after `item`, created whole (in a sibling folder, then renamed); its arrays by name."
+    path, (V, N) = Path(path), (identity['views'], identity['examples'])
+    tmp = path.with_name(f'.{path.name}.creating')  # a killed creator's leftover is ours to delete: we hold the lock
+    if tmp.exists(): shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    group = {'zarr_format': 3, 'node_type': 'group',
+             'attributes': {'identity': identity, 'features_from_grid': 'features' not in item}}
+    (tmp / 'zarr.json').write_text(json.dumps(group, indent=1))
     for name, a in item.items():
         if a.dtype.kind not in 'biuf':
+            shutil.rmtree(tmp)
             raise ScividError(f"example key {name!r} has dtype {a.dtype}; the feature cache stores numbers and "
                               f"booleans only: convert it in make_example")
-        group.create_array(name, shape=(V, N) + a.shape, chunks=(1, 1) + a.shape, dtype=a.dtype,
-                           dimension_names=_dims(name, a.shape), compressors=None if name in FEATURE_KEYS else 'auto')
-    group.create_array('done', shape=(V, N), chunks=(1, min(N, 4096)), dtype=bool, fill_value=False,
-                       dimension_names=['view', 'example'])
-    return group
+        _create_array(tmp, name, (V, N) + a.shape, (1, 1) + a.shape, a.dtype, _dims(name, a.shape), name not in FEATURE_KEYS)
+    _create_array(tmp, 'done', (V, N), (1, min(N, 4096)), bool, ['view', 'example'], True)
+    os.replace(tmp, path)  # atomic: others see no cache or a whole one, never a group being created
+    return _open_arrays(path, write=True)
+
+# %% ../nbs/25_feature_cache.ipynb #9b3e6f20
+def _attributes(path: Path) -> dict | None:
+    "The group attributes of the zarr store at `path`, or None when there is no zarr group there."
+    try: meta = json.loads((path / 'zarr.json').read_text())
+    except (OSError, ValueError): return None
+    return meta.get('attributes', {}) if meta.get('node_type') == 'group' else None
+
+def _open_arrays(path: Path, write: bool = False) -> dict:
+    "The arrays of the store at `path` by name, as tensorstores."
+    names = sorted(p.name for p in path.iterdir() if (p / 'zarr.json').is_file())
+    return {name: ts.open(_spec(path, name), read=True, write=write).result() for name in names}
 
 # %% ../nbs/25_feature_cache.ipynb #f013e362
 def stored_item(example: dict, # the example (its 'video' is dropped)
@@ -96,34 +126,33 @@ def stored_item(example: dict, # the example (its 'video' is dropped)
     return item
 
 # %% ../nbs/25_feature_cache.ipynb #b08ab703
-def _open_existing(path: Path, identity: dict, rebuild: bool) -> zarr.Group | None:
-    "The matching cache at `path`, or None when it must be (re)built."
+def _open_existing(path: Path, identity: dict, rebuild: bool) -> dict | None:
+    "The matching cache's arrays at `path`, or None when it must be (re)built; call it holding the cache's lock."
     if not path.exists(): return None
-    try: group = zarr.open_group(str(path), mode='r+')
-    except Exception: group = None
-    if group is None or 'identity' not in group.attrs:
+    attrs = _attributes(path)
+    if attrs is None or 'identity' not in attrs:
         if path.is_dir() and not any(path.iterdir()): return None
         raise ScividError(f"{path} exists and is not a feature cache; choose another path")
-    stored = group.attrs['identity']
-    if 'done' not in group or (rebuild and _differences(stored, identity)):  # creation interrupted, or rebuild
-        shutil.rmtree(path); return None
+    stored = attrs['identity']
+    if not (path / 'done' / 'zarr.json').is_file() or (rebuild and _differences(stored, identity)):
+        shutil.rmtree(path); return None  # creation interrupted (caches made before create_store was atomic), or rebuild
     check_identity(path, stored, identity)
-    return group
+    return _open_arrays(path, write=True)
 
 # %% ../nbs/25_feature_cache.ipynb #1474cf6d
 class FeatureTable:
     "A finished feature cache: `len()`, `example(i, view)` and `[i]` like the examples it was built from."
     def __init__(self, path): # the cache folder
         self.path = Path(path)
-        group = zarr.open_group(str(self.path), mode='r')
-        self.identity, self.from_grid = group.attrs['identity'], group.attrs['features_from_grid']
+        attrs = _attributes(self.path)
+        if not attrs or 'identity' not in attrs: raise ScividError(f"{self.path} is not a feature cache")
+        self.identity, self.from_grid = attrs['identity'], attrs['features_from_grid']
         self.views, self.n = self.identity['views'], self.identity['examples']
-        missing = int((~group['done'][:]).sum())
+        self.arrays = _open_arrays(self.path)
+        missing = int((~self.arrays.pop('done').read().result()).sum())
         if missing:
             raise ScividError(f"feature cache {self.path} is incomplete ({missing} of {self.views * self.n} "
                               f"examples missing); run feature_table again to finish it")
-        spec = lambda name: {'driver': 'zarr3', 'kvstore': {'driver': 'file', 'path': str(self.path / name)}}
-        self.arrays = {name: ts.open(spec(name), read=True).result() for name in group.array_keys() if name != 'done'}
 
     def __len__(self): return self.n
     def __getitem__(self, i): return self.example(i)
@@ -131,7 +160,8 @@ class FeatureTable:
     def example(self, i: int, view: int = 0) -> dict:
         "Item `i` of view `view % views`: the example without video, with features (float32)."
         if not 0 <= i < self.n: raise IndexError(f'example {i} out of range for {self.n} examples')
-        item = {k: a[view % self.views, i].read().result() for k, a in self.arrays.items()}
+        reads = {k: a[view % self.views, i].read() for k, a in self.arrays.items()}  # all in flight at once
+        item = {k: r.result() for k, r in reads.items()}
         for k in FEATURE_KEYS:
             if k in item: item[k] = item[k].astype(np.float32)
         if self.from_grid:
@@ -147,14 +177,29 @@ def _compute(backbone, batch: list[dict]) -> list[dict]:
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
-def _write(group, v: int, i: int, item: dict) -> None:
+def _write(arrays: dict, v: int, i: int, item: dict) -> None:
     "Write one example's arrays, then mark it done."
     for name, a in item.items():
-        if name not in group or group[name].shape[2:] != a.shape:
+        if name not in arrays or tuple(arrays[name].shape[2:]) != a.shape:
             raise ScividError(f"example {i} (view {v}) has {name!r} of shape {a.shape}, unlike the first example "
-                              f"({group[name].shape[2:] if name in group else 'absent'}); all examples must match")
-        group[name][v, i] = a
-    group['done'][v, i] = True
+                              f"({tuple(arrays[name].shape[2:]) if name in arrays else 'absent'}); all examples must match")
+    for w in [arrays[name][v, i].write(a) for name, a in item.items()]: w.result()
+    arrays['done'][v, i].write(True).result()
+
+# %% ../nbs/25_feature_cache.ipynb #d0f6b8c5
+@contextmanager
+def build_lock(path, # the cache folder (need not exist)
+               progress: bool = True, # say so on stderr when another process holds the lock
+              ):
+    "Hold the exclusive inter-process lock of cache `path` (on `<path>.lock`) for the `with` block."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + '.lock'), 'a') as f:  # closing it releases the lock
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress: print(f'waiting for {path} (another process is building it)', file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 # %% ../nbs/25_feature_cache.ipynb #186864d0
 def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
@@ -165,26 +210,27 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                   dtype: str = 'float32', # feature storage dtype ('float16' halves the disk)
                   batch_size: int = 8, # examples per backbone call
                   rebuild: bool = False, # replace a cache built for something else instead of failing
-                  progress: bool = True, # show a tqdm bar
+                  progress: bool = True, # show a tqdm bar (and say when waiting for another process)
                   workers: int = 2, # threads loading examples
                  ) -> FeatureTable:
     "Features of every (example, view), computed once and stored at `path`; returns the table."
     path, n = Path(path), len(examples)
     identity = cache_identity(backbone, key, views, dtype, n)
-    group = _open_existing(path, identity, rebuild)
-    done = group['done'][:] if group is not None else np.zeros((views, n), bool)
-    todo = [(v, i) for v in range(views) for i in range(n) if not done[v, i]]
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=f'features {path.name}',
-                                                   disable=not progress or not todo) as bar:
-        for s in range(0, len(todo), batch_size):
-            pairs = todo[s:s + batch_size]
-            batch = list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))
-            for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
-                item = stored_item(ex, f, dtype)
-                if group is None: group = create_store(path, identity, item)
-                _write(group, v, i, item)
-            bar.update(len(pairs))
-    return FeatureTable(path)
+    with build_lock(path, progress):  # another process building the same cache finishes first
+        arrays = _open_existing(path, identity, rebuild)
+        done = arrays['done'].read().result() if arrays is not None else np.zeros((views, n), bool)
+        todo = [(v, i) for v in range(views) for i in range(n) if not done[v, i]]
+        with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=f'features {path.name}',
+                                                       disable=not progress or not todo) as bar:
+            for s in range(0, len(todo), batch_size):
+                pairs = todo[s:s + batch_size]
+                batch = list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))
+                for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
+                    item = stored_item(ex, f, dtype)
+                    if arrays is None: arrays = create_store(path, identity, item)
+                    _write(arrays, v, i, item)
+                bar.update(len(pairs))
+        return FeatureTable(path)
 
 # %% ../nbs/25_feature_cache.ipynb #68c52712
 def default_cache_path(backbone, # the frozen backbone
