@@ -146,7 +146,7 @@ def behaviour_task(name: str, # task and dataset name
                 readouts={'attention': attention, 'linear': linear}, loss=bce_loss, predict=jax.nn.sigmoid,
                 score=class_scores, reduce=partial(behaviour_metrics, classes=classes, skipped=skipped),
                 controls={'control': frequency_control(label_counts)}, headline='mAP',
-                weight_decay=weight_decay, plots=partial(behaviour_plots, classes=classes))
+                weight_decay=weight_decay, plots=partial(behaviour_plots, classes=classes), augmented=True)
 
 FLYVSFLY = behaviour_task('flyvsfly', FLY_CLASSES, FLY_LABEL_COUNTS, num_params=128, augment=FLY_AUGMENT,
                           weight_decay=0.0, skipped=FLY_SKIPPED)

@@ -31,7 +31,8 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--readouts', type=_csv, default=(), help='trained readouts, e.g. attention,linear')
     p.add_argument('--lr', type=float, default=PEAK_LR)
     p.add_argument('--eval-every', type=int, default=EVAL_EVERY, help='steps between minival evaluations')
-    p.add_argument('--views', type=int, default=1, help='augmented views cached per training example')
+    p.add_argument('--views', type=int, default=None, help='cached augmentation views per training example '
+                   '(default: one per epoch, at most 8; windowed tasks cache every window)')
     p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly')
 
 def train_main(args) -> int:

@@ -30,11 +30,13 @@ def random_clip_indices(num_frames: int, # frames in the record (T)
                         rng: np.random.Generator, # source of the random start
                         stride: int = 1, # step between sampled frames (S)
                         max_start_frame: int | None = None, # if set, the start is at most this
+                        window: int | None = None, # if set, this start (modulo the starts that fit): no draw
                        ) -> np.ndarray: # int64 [K]
     "The `random_clip` mode: `K` frames every `S` frames from a start drawn among all starts whose clip fits."
     last = num_frames - ((clip_len - 1) * stride + 1)  # last start whose clip ends on or before the last frame
     if max_start_frame is not None: last = min(last, max_start_frame)
-    start = int(rng.integers(0, last + 1)) if last > 0 else 0
+    starts = max(last, 0) + 1
+    start = window % starts if window is not None else int(rng.integers(0, starts)) if starts > 1 else 0
     return _clamp(np.arange(start, start + clip_len * stride, stride), num_frames)
 
 # %% ../nbs/05_clips.ipynb #7eb17213

@@ -81,6 +81,7 @@ def _create_array(path: Path, name: str, shape: tuple, chunks: tuple, dtype, dim
 def create_store(path, # the cache folder (absent, or an empty folder)
                  identity: dict, # cache_identity(...)
                  item: dict, # one stored item: name -> array (features already in the storage dtype)
+                 shared: tuple = (), # names stored once per example, for all views
                 ) -> dict:
     "A new empty cache shaped after `item`, created whole (in a sibling folder, then renamed); its arrays by name."
     path, (V, N) = Path(path), (identity['views'], identity['examples'])
@@ -88,14 +89,18 @@ def create_store(path, # the cache folder (absent, or an empty folder)
     if tmp.exists(): shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     group = {'zarr_format': 3, 'node_type': 'group',
-             'attributes': {'identity': identity, 'features_from_grid': 'features' not in item}}
+             'attributes': {'identity': identity, 'features_from_grid': 'features' not in item}
+                           | ({'shared': list(shared)} if shared else {})}
     (tmp / 'zarr.json').write_text(json.dumps(group, indent=1))
     for name, a in item.items():
         if a.dtype.kind not in 'biuf':
             shutil.rmtree(tmp)
             raise ScividError(f"example key {name!r} has dtype {a.dtype}; the feature cache stores numbers and "
                               f"booleans only: convert it in make_example")
-        _create_array(tmp, name, (V, N) + a.shape, (1, 1) + a.shape, a.dtype, _dims(name, a.shape), name not in FEATURE_KEYS)
+        dims = _dims(name, a.shape)
+        if name in shared: dims[0] = 'shared'  # one copy for every view
+        _create_array(tmp, name, (1 if name in shared else V, N) + a.shape, (1, 1) + a.shape, a.dtype, dims,
+                      name not in FEATURE_KEYS)
     _create_array(tmp, 'done', (V, N), (1, min(N, 4096)), bool, ['view', 'example'], True)
     os.replace(tmp, path)  # atomic: others see no cache or a whole one, never a group being created
     return _open_arrays(path, write=True)
@@ -147,6 +152,7 @@ class FeatureTable:
         attrs = _attributes(self.path)
         if not attrs or 'identity' not in attrs: raise ScividError(f"{self.path} is not a feature cache")
         self.identity, self.from_grid = attrs['identity'], attrs['features_from_grid']
+        self.shared = set(attrs.get('shared', ()))
         self.views, self.n = self.identity['views'], self.identity['examples']
         self.arrays = _open_arrays(self.path)
         missing = int((~self.arrays.pop('done').read().result()).sum())
@@ -160,7 +166,7 @@ class FeatureTable:
     def example(self, i: int, view: int = 0) -> dict:
         "Item `i` of view `view % views`: the example without video, with features (float32)."
         if not 0 <= i < self.n: raise IndexError(f'example {i} out of range for {self.n} examples')
-        reads = {k: a[view % self.views, i].read() for k, a in self.arrays.items()}  # all in flight at once
+        reads = {k: a[0 if k in self.shared else view % self.views, i].read() for k, a in self.arrays.items()}  # all at once
         item = {k: r.result() for k, r in reads.items()}
         for k in FEATURE_KEYS:
             if k in item: item[k] = item[k].astype(np.float32)
@@ -177,13 +183,14 @@ def _compute(backbone, batch: list[dict]) -> list[dict]:
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
-def _write(arrays: dict, v: int, i: int, item: dict) -> None:
-    "Write one example's arrays, then mark it done."
+def _write(arrays: dict, v: int, i: int, item: dict, shared: tuple = ()) -> None:
+    "Write one example's arrays (`shared` ones with view 0 only, into their one copy), then mark it done."
     for name, a in item.items():
         if name not in arrays or tuple(arrays[name].shape[2:]) != a.shape:
             raise ScividError(f"example {i} (view {v}) has {name!r} of shape {a.shape}, unlike the first example "
                               f"({tuple(arrays[name].shape[2:]) if name in arrays else 'absent'}); all examples must match")
-    for w in [arrays[name][v, i].write(a) for name, a in item.items()]: w.result()
+    writes = [arrays[name][0 if name in shared else v, i].write(a) for name, a in item.items() if v == 0 or name not in shared]
+    for w in writes: w.result()
     arrays['done'][v, i].write(True).result()
 
 # %% ../nbs/25_feature_cache.ipynb #d0f6b8c5
@@ -212,6 +219,7 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                   rebuild: bool = False, # replace a cache built for something else instead of failing
                   progress: bool = True, # show a tqdm bar (and say when waiting for another process)
                   workers: int = 2, # threads loading examples
+                  shared: tuple = (), # example keys equal in every view (e.g. all of a clip's tracks): stored once
                  ) -> FeatureTable:
     "Features of every (example, view), computed once and stored at `path`; returns the table."
     path, n = Path(path), len(examples)
@@ -227,8 +235,8 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                 batch = list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))
                 for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
                     item = stored_item(ex, f, dtype)
-                    if arrays is None: arrays = create_store(path, identity, item)
-                    _write(arrays, v, i, item)
+                    if arrays is None: arrays = create_store(path, identity, item, shared)
+                    _write(arrays, v, i, item, shared)
                 bar.update(len(pairs))
         return FeatureTable(path)
 

@@ -53,7 +53,7 @@ PAPER_STEPS = {'weatherbench': 10_000}  # training steps where not the protocol'
 def _record(task, backbone, readout, split, metric, value) -> dict:
     "One paper number as a results-store record."
     return dict(task=task, backbone=backbone, readout=readout, split=split, metric=metric, value=float(value),
-                step=PAPER_STEPS.get(task, 40_000), seed=0, data='paper', run='')
+                step=PAPER_STEPS.get(task, 40_000), seed=0, views=0, data='paper', run='')
 
 def reference_results() -> pd.DataFrame:
     "Every reference number of the SciVid paper as result records (RESULT_KEYS + data='paper', run='')."
@@ -85,7 +85,10 @@ def headline_values(results: pd.DataFrame, # records with columns RESULT_KEYS + 
                    ) -> pd.DataFrame:
     "Headline metric per (data, task, backbone, readout): each run's last step, mean over seeds."
     metric = results.task.map(HEADLINE_METRICS)
-    rows = results[(results.metric == metric) & (results.split == split)]
+    rows = results[(results.metric == metric) & (results.split == split)].copy()
+    views = rows['views'].fillna(0).astype(int) if 'views' in rows else pd.Series(0, rows.index)
+    # runs that reused K cached augmentation views are their own rows, never averaged with the protocol's
+    rows['backbone'] = rows.backbone.where(views == 0, rows.backbone + ' (' + views.astype(str) + ' views)')
     keys = ['data', 'task', 'backbone', 'readout']
     last = rows.sort_values('step').groupby([*keys, 'seed'], sort=False).value.last().reset_index()
     return last.groupby(keys).value.mean().reset_index()

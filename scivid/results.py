@@ -15,13 +15,13 @@ from .core import atomic_write_json, atomic_write_text, atomic_write_bytes
 __all__ = ['RESULT_KEYS', 'metric_records', 'write_results', 'read_results', 'headline_table', 'plot_history', 'save_figures']
 
 # %% ../nbs/34_results.ipynb #2b3a337c
-RESULT_KEYS = ('task', 'backbone', 'readout', 'split', 'metric', 'value', 'step', 'seed')
+RESULT_KEYS = ('task', 'backbone', 'readout', 'split', 'metric', 'value', 'step', 'seed', 'views')
 
 def metric_records(metrics: dict, # {metric: value}
-                   **keys, # task, backbone, readout, split, step, seed
+                   **keys, # task, backbone, readout, split, step, seed, views (default 0)
                   ) -> list:
     "One result record per metric, with every key of RESULT_KEYS."
-    return [{k: (float(value) if k == 'value' else {**keys, 'metric': metric}[k]) for k in RESULT_KEYS}
+    return [{k: (float(value) if k == 'value' else {'views': 0, **keys, 'metric': metric}[k]) for k in RESULT_KEYS}
             for metric, value in metrics.items()]
 
 # %% ../nbs/34_results.ipynb #bb100471

@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_run.ipynb #022ea6d6
 from __future__ import annotations
-import hashlib, json, os
+import hashlib, json, math, os
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
@@ -22,9 +22,10 @@ from .results import metric_records, write_results, plot_history, save_figures
 from .tasks import get_task
 
 # %% auto #0
-__all__ = ['BLIND', 'RunConfig', 'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'split_table',
-           'feature_shapes', 'BlindExamples', 'blind_readout', 'blind_predictor', 'train_readouts',
-           'readout_predictors', 'evaluate_split', 'run_records', 'RunResult', 'final_log_rows', 'run', 'run_figures']
+__all__ = ['VIEW_CAP', 'BLIND', 'RunConfig', 'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'epochs',
+           'cached_views', 'reused_views', 'BackboneSide', 'CachedExamples', 'split_table', 'feature_shapes',
+           'BlindExamples', 'blind_readout', 'blind_predictor', 'train_readouts', 'readout_predictors',
+           'evaluate_split', 'run_records', 'RunResult', 'final_log_rows', 'run', 'run_figures']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class RunConfig:
     lr: float = PEAK_LR
     warmup_steps: int | None = None  # None: the protocol's 1000 (a tenth of a budget under 10,000 steps)
     eval_every: int = EVAL_EVERY  # steps between minival evaluations
-    views: int = 1  # augmented views per training example in the feature cache
+    views: int | None = None  # cached views of continuously augmented examples (None: one per epoch, at most VIEW_CAP)
     cache: bool = True  # train and evaluate from cached frozen features
     progress: bool = True  # progress bars
 
@@ -55,7 +56,7 @@ def split_records(task: Task, root: Path, split: str, training: bool):
 
 def split_examples(task: Task, root: Path, split: str, training: bool, seed: int) -> Examples:
     "The model-ready examples of one split of `task`."
-    return Examples(split_records(task, root, split, training), task.make_example, training, seed)
+    return Examples.of_task(task, split_records(task, root, split, training), training, seed)
 
 def data_files(records) -> list:
     "The files behind a split's records: its record shards, or every file of its zarr store."
@@ -69,16 +70,54 @@ def data_fingerprint(records) -> str:
     stats = [(str(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in data_files(records)]
     return hashlib.sha1(json.dumps(stats).encode()).hexdigest()[:12] if stats else 'unknown'
 
+VIEW_CAP = 8  # most views of continuous augmentation cached per training example (see the text)
+
+def epochs(config: RunConfig, n: int) -> int:
+    "Epochs the training budget spans over `n` examples."
+    return max(1, math.ceil(config.examples / max(n, 1)))
+
+def cached_views(task: Task, config: RunConfig, n: int) -> int:
+    "Backbone-side versions of each of `n` training examples a cache stores."
+    if task.windows: return task.windows  # every window: exactly the protocol's draws
+    if not task.augmented: return 1
+    return max(1, min(config.views or VIEW_CAP, epochs(config, n)))
+
+def reused_views(task: Task, config: RunConfig, n: int) -> int:
+    "What result records say in `views`: 0 if training saw the protocol's draws, else the K views it reused."
+    if config.examples == 0 or not config.cache or not task.augmented: return 0
+    k = cached_views(task, config, n)
+    return 0 if k >= epochs(config, n) else k
+
+class BackboneSide:
+    "What a feature cache stores of training examples: `example(i, slot)` is their backbone side."
+    def __init__(self, examples: Examples): self.examples = examples
+    def __len__(self): return len(self.examples)
+    def example(self, i: int, slot: int = 0) -> dict: return self.examples.backbone_side(i, slot)
+
+class CachedExamples:
+    "Training examples read from a cache of their backbone side; readout-side draws made fresh per view."
+    def __init__(self, table, # the feature cache (`FeatureTable`) of `BackboneSide(examples)`
+                 examples: Examples, # the examples it was built from
+                ):
+        self.table, self.examples = table, examples
+    def __len__(self): return len(self.table)
+
+    def example(self, i: int, view: int = 0) -> dict:
+        "Example `i` of view `view`: the cached slot of its backbone side, then its readout-side draws."
+        slot = self.examples.slot(i, view) % self.table.views
+        return self.examples.readout_side(self.table.example(i, slot), i, view)
+
 def split_table(task: Task, backbone, root: Path, split: str, training: bool, config: RunConfig):
     "Examples of a split, as cached features when `config.cache` (else decoded on the fly)."
     examples = split_examples(task, root, split, training, config.seed)
     if not config.cache: return examples
-    views = config.views if training else 1
+    views = cached_views(task, config, len(examples)) if training else 1
     key = {'task': task.name, 'split': split, 'training': training, 'seed': config.seed,
            'data': str(Path(root).resolve()), 'files': data_fingerprint(examples.records), 'scivid': __version__,
            'examples': EXAMPLES_VERSION}
-    return feature_table(backbone, examples, default_cache_path(backbone, key, views), key, views=views,
-                         progress=config.progress)
+    table = feature_table(backbone, BackboneSide(examples), default_cache_path(backbone, key, views), key,
+                          views=views, progress=config.progress, shared=task.shared_keys if training else ())
+    return CachedExamples(table, examples) if training else table
 
 def feature_shapes(backbone, table) -> dict:
     "Per-example feature shapes, from one example."
@@ -143,11 +182,14 @@ def evaluate_split(task: Task, backbone, root: Path, split: str, predictors: dic
     examples = stack_examples([raw.example(i) for i in range(min(8, len(raw)))])
     return Evaluation(task, split, metrics, examples, preds, histories)
 
-def run_records(ev: Evaluation, config: RunConfig, steps: int) -> list:
+def run_records(ev: Evaluation, config: RunConfig, steps: int,
+                views: int = 0, # training views reused (`reused_views`); 0: the protocol's draws
+               ) -> list:
     "Result records of one evaluated split (controls at step 0)."
     return [r for name, m in ev.metrics.items()
             for r in metric_records(m, task=config.task, backbone=config.backbone, readout=name, split=ev.split,
-                                    step=0 if name in ev.task.controls else steps, seed=config.seed)]
+                                    step=0 if name in ev.task.controls else steps, seed=config.seed,
+                                    views=0 if name in ev.task.controls else views)]
 
 # %% ../nbs/60_run.ipynb #8391e639
 @dataclass
@@ -183,16 +225,17 @@ def run(config: RunConfig) -> RunResult:
     root, out = resolve_data_dir(config.data_dir), Path(config.out_dir)
     task = task.for_data(mini=is_mini_scivid(root))
     atomic_write_json(out / 'config.json', asdict(config))
-    models, histories = {}, {}
+    models, histories, views = {}, {}, 0
     if config.examples > 0:
         train = split_table(task, backbone, root, task.train_split, True, config)
+        views = reused_views(task, config, len(train))
         val = split_table(task, backbone, root, task.eval_splits[0], False, config)
         models, histories = train_readouts(task, backbone, train, val, config, out)
     predictors = readout_predictors(task, models) | {n: control_predictor(c) for n, c in task.controls.items()}
     steps = config.examples // config.batch_size
     evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
                    for s in config.splits or task.splits}
-    records = [r for ev in evaluations.values() for r in run_records(ev, config, steps)]
+    records = [r for ev in evaluations.values() for r in run_records(ev, config, steps, views)]
     write_results(out, records)
     for name, row in final_log_rows(task, evaluations, steps, models).items(): histories[name].append(row)
     atomic_write_json(out / 'training_log.json', histories)

@@ -18,7 +18,7 @@ __all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'EXAMPLES_VERSION',
 HELDOUT = 'heldout'  # split name of the training records a task holds out
 PROTOCOL_EXAMPLES = 1_280_000  # SciVid's training budget in examples seen (40,000 steps at batch 32)
 PROTOCOL_BATCH = 32  # SciVid's training batch size
-EXAMPLES_VERSION = 2  # bump when any task's examples change (sampling, augmentation, targets): feature caches key on it
+EXAMPLES_VERSION = 3  # bump when any task's examples change (sampling, augmentation, targets): feature caches key on it
 
 # %% ../nbs/32_task.ipynb #d6be0bfe
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Task:
     dataset: str  # dataset of the evaluation splits (`scivid.datasets.open_split` name)
     eval_splits: tuple  # evaluated splits; the first one is used for validation during training
     train_split: str  # split the readout is trained on
-    make_example: Callable  # (record, training, rng) -> example dict
+    make_example: Callable  # (record, training, rng[, window]) -> example dict
     readouts: dict  # readout name -> factory(feature_shapes, rngs)
     loss: Callable  # (outputs, batch) -> per-example loss [B]
     predict: Callable  # outputs -> predictions (jax)
@@ -45,6 +45,10 @@ class Task:
     examples: int = PROTOCOL_EXAMPLES  # protocol training budget in examples seen
     batch_size: int = PROTOCOL_BATCH  # protocol training batch size
     mini_readouts: dict = field(default_factory=dict)  # readout name -> factory used instead on mini-SciVid
+    windows: int = 0  # discrete training windows the backbone sees (make_example then takes `window=`); 0: none
+    augmented: bool = False  # continuous training augmentation the backbone sees (zoom, crop, blur, flip)
+    sample: Callable | None = None  # (example, rng) -> example: the readout-side draws of a training example
+    shared_keys: tuple = ()  # training-example keys equal in every window or view (a cache stores them once)
 
     @property
     def splits(self) -> tuple:
@@ -75,18 +79,41 @@ class Evaluation:
 class Examples:
     "Model-ready examples of one split; `example(i, view)` is deterministic in (seed, i, view)."
     def __init__(self, records, # Sequence of decoded records (len, [i])
-                 make_example: Callable, # (record, training, rng) -> example
+                 make_example: Callable, # (record, training, rng[, window]) -> example
                  training: bool, # training-time sampling and augmentation
                  seed: int = 0, # base seed
+                 windows: int = 0, # discrete training windows (`Task.windows`); 0: none
+                 sample: Callable | None = None, # readout-side draws of a training example (`Task.sample`)
                 ):
         self.records, self.make_example, self.training, self.seed = records, make_example, training, seed
+        self.windows, self.sample = (windows, sample) if training else (0, None)
+
+    @classmethod
+    def of_task(cls, task: Task, records, training: bool, seed: int = 0) -> Examples:
+        "The examples `task` makes of `records`."
+        return cls(records, task.make_example, training, seed, task.windows, task.sample)
 
     def __len__(self): return len(self.records)
 
+    def slot(self, i: int, view: int) -> int:
+        "The backbone-side version that view `view` of example `i` uses: its window, or the view itself."
+        if not self.windows: return int(view)
+        return int(np.random.default_rng([self.seed, int(i), int(view), 0]).integers(self.windows))
+
+    def backbone_side(self, i: int, slot: int) -> dict:
+        "Example `i` as the backbone sees it in version `slot`, readout-side draws still open."
+        rng = np.random.default_rng([self.seed, int(i), int(slot)])
+        window = {'window': int(slot)} if self.windows else {}
+        return self.make_example(self.records[int(i)], self.training, rng, **window)
+
+    def readout_side(self, example: dict, i: int, view: int) -> dict:
+        "`example` with the readout-side draws of view `view` of example `i` made."
+        if self.sample is None: return example
+        return self.sample(example, np.random.default_rng([self.seed, int(i), int(view), 1]))
+
     def example(self, i: int, view: int = 0) -> dict:
-        "Example `i`, drawn for augmentation `view`."
-        rng = np.random.default_rng([self.seed, int(i), int(view)])
-        return self.make_example(self.records[int(i)], self.training, rng)
+        "Example `i`, drawn for view `view`."
+        return self.readout_side(self.backbone_side(i, self.slot(i, view)), i, view)
 
 # %% ../nbs/32_task.ipynb #c53293c5
 def stack_examples(examples: list) -> dict:

@@ -13,20 +13,21 @@ from .core import ScividError
 from .clips import random_clip_indices, clip_indices, linspace_clip_indices, resize_video
 
 # %% auto #0
-__all__ = ['CLIP_FRAMES', 'FRAME_SIZE', 'MOVI_TRACKS', 'MAX_POINTS', 'STIR_PIXELS', 'STIR_THRESHOLDS', 'NUM_FOURIER',
-           'QUERY_WIDTH', 'NUM_TILES', 'NUM_PARAMS', 'NUM_HEADS', 'MINI_PARAMS', 'MINI_HEADS', 'HUBER_DELTA',
-           'POSITION_WEIGHT', 'VISIBLE_WEIGHT', 'CERTAIN_WEIGHT', 'CERTAIN_RADIUS', 'TAPVID_SIZE', 'TAPVID_THRESHOLDS',
-           'CYAN', 'GREEN', 'MOVI_HELDOUT', 'STIR', 'decode_clip', 'pad_points', 'heldout_tracks', 'make_movi_example',
-           'make_stir_example', 'make_example', 'fourier_embed', 'grid_centres', 'TrackingReadout',
-           'make_tracking_readout', 'make_mini_tracking_readout', 'huber', 'masked_mean', 'tracking_loss', 'predict',
-           'stir_end_distances', 'stir_accuracy', 'tapvid_scores', 'score', 'reduce', 'clip_length', 'no_motion',
-           'plot_tracks', 'plot_accuracy', 'plots', 'track_animation_frames', 'save_track_animation', 'RecordRange',
-           'movi_split']
+__all__ = ['CLIP_FRAMES', 'FRAME_SIZE', 'MOVI_TRACKS', 'MOVI_WINDOWS', 'MAX_POINTS', 'STIR_PIXELS', 'STIR_THRESHOLDS',
+           'NUM_FOURIER', 'QUERY_WIDTH', 'NUM_TILES', 'NUM_PARAMS', 'NUM_HEADS', 'MINI_PARAMS', 'MINI_HEADS',
+           'HUBER_DELTA', 'POSITION_WEIGHT', 'VISIBLE_WEIGHT', 'CERTAIN_WEIGHT', 'CERTAIN_RADIUS', 'TAPVID_SIZE',
+           'TAPVID_THRESHOLDS', 'CYAN', 'GREEN', 'MOVI_HELDOUT', 'STIR', 'decode_clip', 'pad_points', 'heldout_tracks',
+           'movi_targets', 'make_movi_example', 'movi_sample', 'make_stir_example', 'make_example', 'fourier_embed',
+           'grid_centres', 'TrackingReadout', 'make_tracking_readout', 'make_mini_tracking_readout', 'huber',
+           'masked_mean', 'tracking_loss', 'predict', 'stir_end_distances', 'stir_accuracy', 'tapvid_scores', 'score',
+           'reduce', 'clip_length', 'no_motion', 'plot_tracks', 'plot_accuracy', 'plots', 'track_animation_frames',
+           'save_track_animation', 'RecordRange', 'movi_split']
 
 # %% ../nbs/43_tracking.ipynb #9db2ddfc
 CLIP_FRAMES = 16           # frames per clip, MOVi window and STIR linspace clip alike
 FRAME_SIZE = (128, 128)    # (h, w) the clips are resized to
 MOVI_TRACKS = 64           # random tracks drawn per MOVi training clip
+MOVI_WINDOWS = 9           # 16-frame windows of a release MOVi clip (24 frames): starts 0..8
 MAX_POINTS = 34            # STIR point lists are padded to this many, with masks
 STIR_PIXELS = (1280, 1024) # (width, height): STIR points are scaled to these pixels and rounded
 STIR_THRESHOLDS = (4, 8, 16, 32, 64)  # pixel thresholds of the STIR accuracy
@@ -70,23 +71,40 @@ def heldout_tracks(visible0: np.ndarray, # bool [K] track visibility at the quer
     if len(candidates) == 0: candidates = np.arange(len(visible0))
     return candidates[(np.arange(MOVI_TRACKS) * len(candidates)) // MOVI_TRACKS]
 
+def movi_targets(tracks: np.ndarray, # float [S, K, 2] every track of the clip
+                 visible: np.ndarray, # bool [S, K]
+                 t: np.ndarray, # int [T] frames of the window
+                 k: np.ndarray, # int [Q] chosen tracks
+                ) -> dict: # query_xy [Q, 2], query_mask [Q], target_xy [Q, T, 2], target_visible [Q, T]
+    "Queries at the window's first frame and per-frame targets of tracks `k`."
+    xy = np.asarray(tracks)[t][:, k].transpose(1, 0, 2).astype(np.float32)  # [Q, T, 2]
+    vis = np.asarray(visible, bool)[t][:, k].T                              # [Q, T]
+    return {'query_xy': xy[:, 0], 'query_mask': vis[:, 0], 'target_xy': xy, 'target_visible': vis}
+
 def make_movi_example(record: dict, # decoded MOVi record: frames, tracks [S, K, 2], visible [S, K]
-                      training: bool, # random window and tracks (True) or the held-out choice
-                      rng: np.random.Generator | None, # randomness of the training choice
-                     ) -> dict: # video, query_xy [Q, 2], query_mask [Q], target_xy [Q, T, 2], target_visible [Q, T]
-    "A MOVi clip with query points at its first frame and dense per-frame targets."
-    tracks, visible = np.asarray(record['tracks']), np.asarray(record['visible'], bool)
+                      training: bool, # a training window (tracks drawn by `movi_sample`) or the held-out choice
+                      rng: np.random.Generator | None, # draws the training window
+                      window: int | None = None, # the training window's start, chosen instead of drawn
+                     ) -> dict:
+    """Held out: video, query_xy [Q, 2], query_mask [Q], target_xy [Q, T, 2], target_visible [Q, T].
+    Training: the window's video, every track (`tracks` [S, K, 2], `visible` [S, K]) and its `start`."""
+    tracks, visible = np.asarray(record['tracks'], np.float32), np.asarray(record['visible'], bool)
     n = len(record['frames'])
     if training:
-        t = random_clip_indices(n, CLIP_FRAMES, rng)
-        k = rng.choice(tracks.shape[1], MOVI_TRACKS, replace=False)
-    else:
-        t = clip_indices(n, CLIP_FRAMES)
-        k = heldout_tracks(visible[t[0]])
-    xy = tracks[t][:, k].transpose(1, 0, 2).astype(np.float32)  # [Q, T, 2]
-    vis = visible[t][:, k].T                                    # [Q, T]
-    return {'video': decode_clip(record['frames'], t), 'query_xy': xy[:, 0], 'query_mask': vis[:, 0],
-            'target_xy': xy, 'target_visible': vis}
+        t = random_clip_indices(n, CLIP_FRAMES, rng, window=window)
+        return {'video': decode_clip(record['frames'], t), 'tracks': tracks, 'visible': visible, 'start': np.int64(t[0])}
+    t = clip_indices(n, CLIP_FRAMES)
+    return {'video': decode_clip(record['frames'], t)} | movi_targets(tracks, visible, t, heldout_tracks(visible[t[0]]))
+
+def movi_sample(example: dict, # a MOVi training example (`make_movi_example`), video or features
+                rng: np.random.Generator, # draws the tracks
+               ) -> dict: # the example with 64 random tracks as queries and targets instead of all tracks
+    "The readout-side draw of a MOVi training example: 64 of its tracks."
+    tracks, visible = example['tracks'], example['visible']
+    t = np.minimum(int(example['start']) + np.arange(CLIP_FRAMES), len(tracks) - 1)
+    k = rng.choice(tracks.shape[1], MOVI_TRACKS, replace=False)
+    rest = {key: v for key, v in example.items() if key not in ('tracks', 'visible', 'start')}
+    return rest | movi_targets(tracks, visible, t, k)
 
 # %% ../nbs/43_tracking.ipynb #3df0126a
 def make_stir_example(record: dict, # decoded STIR record: frames, start_xy [P, 2], end_xy [E, 2], vid_idx
@@ -106,9 +124,10 @@ def make_stir_example(record: dict, # decoded STIR record: frames, start_xy [P, 
 def make_example(record: dict, # a decoded MOVi or STIR record
                  training: bool, # training example (MOVi only) or evaluation example
                  rng: np.random.Generator | None = None, # randomness of training examples
+                 window: int | None = None, # MOVi training window, chosen instead of drawn
                 ) -> dict: # see `make_movi_example` / `make_stir_example`
     "The tracking task's example maker: MOVi records (training, held-out) and STIR records."
-    if 'tracks' in record: return make_movi_example(record, training, rng)
+    if 'tracks' in record: return make_movi_example(record, training, rng, window)
     if 'start_xy' in record: return make_stir_example(record, training, rng)
     raise ScividError(f"not a MOVi or STIR record (keys {sorted(record)}); the tracking task reads datasets 'movi' and 'stir'")
 
@@ -428,4 +447,5 @@ STIR = Task(
     readouts={'attention': make_tracking_readout},
     loss=tracking_loss, predict=predict, score=score, reduce=reduce,
     controls={'control': no_motion}, headline='acc', plots=plots,
-    holdout=movi_split, animate=save_track_animation, mini_readouts={'attention': make_mini_tracking_readout})
+    holdout=movi_split, animate=save_track_animation, mini_readouts={'attention': make_mini_tracking_readout},
+    windows=MOVI_WINDOWS, sample=movi_sample, shared_keys=('tracks', 'visible'))

@@ -37,10 +37,12 @@ TYPHOON_GRAD_CLIP = 1.0  # global-norm clip, chained after AdamW as in the origi
 def typhoon_window(num_frames: int, # T, steps in the record
                    training: bool, # random start (training) or frame 0 (evaluation)
                    rng: np.random.Generator, # draws the training start
+                   window: int | None = None, # the training start, chosen instead of drawn (a cache enumerates them)
                   ) -> np.ndarray: # int [K + L] record steps of the window
     "Steps of one input + target window: random start 0..8 when training, else from 0."
     n = TYPHOON_INPUT_FRAMES + TYPHOON_LEAD_STEPS
-    if training: return random_clip_indices(num_frames, n, rng, max_start_frame=TYPHOON_MAX_START_FRAME)
+    if training:
+        return random_clip_indices(num_frames, n, rng, max_start_frame=TYPHOON_MAX_START_FRAME, window=window)
     return clip_indices(num_frames, n)
 
 # %% ../nbs/41_typhoon.ipynb #0a7411cd
@@ -57,9 +59,10 @@ def make_typhoon_example(record: dict, # decoded typhoon record: 'infrared' [T, 
                          training: bool, # random window start (training) or frame 0
                          rng: np.random.Generator, # draws the window start
                          size: int | None = TYPHOON_FRAME_SIZE, # frame size given to the backbone
+                         window: int | None = None, # training start, chosen instead of drawn
                         ) -> dict:
     "Example: `video` [1, K, size, size, 3], `pressure` [L] targets, `observed_pressure` [K] (hPa)."
-    idx = typhoon_window(len(record['pressure']), training, rng)
+    idx = typhoon_window(len(record['pressure']), training, rng, window)
     inp, out = idx[:TYPHOON_INPUT_FRAMES], idx[TYPHOON_INPUT_FRAMES:]
     pressure = np.asarray(record['pressure'], np.float32)
     return {'video': infrared_video(np.asarray(record['infrared'])[inp], size)[None],
@@ -173,6 +176,6 @@ def typhoon_task(frame_size: int | None = TYPHOON_FRAME_SIZE, # frame size given
                 loss=typhoon_loss, predict=typhoon_predict, score=typhoon_score, reduce=typhoon_reduce,
                 controls={'control': typhoon_mean_control, 'persistence': typhoon_persistence},
                 headline='rmse', weight_decay=1e-4, grad_clip=TYPHOON_GRAD_CLIP, plots=typhoon_plots,
-                mini_readouts=TYPHOON_MINI_READOUTS)
+                mini_readouts=TYPHOON_MINI_READOUTS, windows=TYPHOON_MAX_START_FRAME + 1)
 
 TYPHOON = typhoon_task()
