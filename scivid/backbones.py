@@ -8,21 +8,37 @@ from typing import Protocol
 import numpy as np
 
 # %% auto #0
-__all__ = ['Backbone', 'embed', 'bin_means', 'ResizeBackbone', 'patch_sums', 'lucas_kanade_steps', 'FlowBackbone']
+__all__ = ['Backbone', 'frame_indices', 'per_frame', 'embed', 'bin_means', 'ResizeBackbone', 'patch_sums', 'lucas_kanade_steps',
+           'FlowBackbone']
 
 # %% ../nbs/20_backbones.ipynb #b1f6ae9c
 class Backbone(Protocol):
-    "Anything that turns clips into `features` [B, T, N, D] and `grid_features` [B, T, h, w, D]."
+    "Anything that turns clips into `features` [B, t, N, D] and `grid_features` [B, t, h, w, D] (t native steps)."
     name: str
     def preprocess(self, video: np.ndarray) -> np.ndarray: ...  # [B, T, H, W, 3] in [0, 1] -> model input
-    def encode(self, inputs: np.ndarray) -> dict: ...  # model input -> {'features', 'grid_features'}
+    def encode(self, inputs: np.ndarray) -> dict: ...  # model input -> {'features', 'grid_features'}, native steps
     def describe(self) -> dict: ...  # JSON-able identity, including preprocessing
+
+def frame_indices(n_in: int, # frames (or steps) available
+                  n_out: int, # frames (or steps) wanted
+                 ) -> np.ndarray:
+    "Nearest-frame resampling: int [n_out] source index of each output (repeats or subsamples)."
+    return (np.arange(n_out) * n_in) // n_out
+
+def per_frame(features: dict, # {'features': [B, t, ...], 'grid_features': [B, t, ...]}
+              frames: int, # T, frames of the clip
+             ) -> dict: # the same arrays with T steps
+    "Features with one step per frame: frame f takes step `frame_indices(t, T)[f]`."
+    t = features['grid_features'].shape[1]
+    if t == frames: return features
+    idx = frame_indices(t, frames)
+    return {k: np.ascontiguousarray(v[:, idx]) for k, v in features.items()}
 
 def embed(backbone: Backbone, # the model
           video: np.ndarray, # [B, T, H, W, 3] float32 in [0, 1]
-         ) -> dict:
-    "Features of `video`: `backbone.encode(backbone.preprocess(video))`."
-    return backbone.encode(backbone.preprocess(video))
+         ) -> dict: # {'features': [B, T, N, D], 'grid_features': [B, T, h, w, D]}
+    "Features of `video`, one step per frame: `backbone.encode(backbone.preprocess(video))` mapped to frames."
+    return per_frame(backbone.encode(backbone.preprocess(video)), np.shape(video)[1])
 
 # %% ../nbs/20_backbones.ipynb #3fb58d53
 def bin_means(x: np.ndarray, # array to shrink

@@ -34,6 +34,8 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--views', type=int, default=None, help='cached augmentation views per training example '
                    '(default: one per epoch, at most 8; windowed tasks cache every window)')
     p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly')
+    p.add_argument('--cache-dtype', choices=('float16', 'float32'),
+                   help="storage of cached features (default: the run's, float16)")
 
 def train_main(args) -> int:
     "Run `scivid train` and print the headline table."
@@ -44,7 +46,7 @@ def train_main(args) -> int:
     result = run(RunConfig(task=args.task, backbone=args.backbone, data_dir=args.data_dir, out_dir=out,
                            examples=args.examples, batch_size=args.batch_size, seed=args.seed, splits=args.splits,
                            readouts=args.readouts, lr=args.lr, eval_every=args.eval_every, views=args.views,
-                           cache=args.cache))
+                           cache=args.cache, **({'cache_dtype': args.cache_dtype} if args.cache_dtype else {})))
     headline = next(iter(result.evaluations.values())).task.headline
     print(headline_table(pd.DataFrame(result.records), headline).to_string(float_format='%.4f'))
     print(f'results: {result.out_dir}/metrics.json')

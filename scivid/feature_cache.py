@@ -12,7 +12,7 @@ import numpy as np
 import tensorstore as ts
 from tqdm.auto import tqdm
 from .core import ScividError, cache_dir
-from .backbones import embed
+from .backbones import embed, per_frame
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'FeatureTable',
@@ -82,6 +82,7 @@ def create_store(path, # the cache folder (absent, or an empty folder)
                  identity: dict, # cache_identity(...)
                  item: dict, # one stored item: name -> array (features already in the storage dtype)
                  shared: tuple = (), # names stored once per example, for all views
+                 frames: int | None = None, # frames per clip when the stored features have fewer (native) steps
                 ) -> dict:
     "A new empty cache shaped after `item`, created whole (in a sibling folder, then renamed); its arrays by name."
     path, (V, N) = Path(path), (identity['views'], identity['examples'])
@@ -90,7 +91,7 @@ def create_store(path, # the cache folder (absent, or an empty folder)
     tmp.mkdir(parents=True)
     group = {'zarr_format': 3, 'node_type': 'group',
              'attributes': {'identity': identity, 'features_from_grid': 'features' not in item}
-                           | ({'shared': list(shared)} if shared else {})}
+                           | ({'shared': list(shared)} if shared else {}) | ({'frames': frames} if frames else {})}
     (tmp / 'zarr.json').write_text(json.dumps(group, indent=1))
     for name, a in item.items():
         if a.dtype.kind not in 'biuf':
@@ -99,8 +100,7 @@ def create_store(path, # the cache folder (absent, or an empty folder)
                               f"booleans only: convert it in make_example")
         dims = _dims(name, a.shape)
         if name in shared: dims[0] = 'shared'  # one copy for every view
-        _create_array(tmp, name, (1 if name in shared else V, N) + a.shape, (1, 1) + a.shape, a.dtype, dims,
-                      name not in FEATURE_KEYS)
+        _create_array(tmp, name, (1 if name in shared else V, N) + a.shape, (1, 1) + a.shape, a.dtype, dims, True)
     _create_array(tmp, 'done', (V, N), (1, min(N, 4096)), bool, ['view', 'example'], True)
     os.replace(tmp, path)  # atomic: others see no cache or a whole one, never a group being created
     return _open_arrays(path, write=True)
@@ -125,6 +125,9 @@ def stored_item(example: dict, # the example (its 'video' is dropped)
     "What the cache stores for one example."
     item = {k: np.asarray(v) for k, v in example.items() if k != 'video'}
     grid = feats['grid_features']
+    if np.dtype(dtype) == np.float16 and np.abs(grid).max() > np.finfo(np.float16).max:
+        raise ScividError(f"features reach {np.abs(grid).max():.3g}, beyond float16's range (65504): "
+                          "cache them as float32 (cache_dtype / dtype='float32')")
     item['grid_features'] = grid.astype(dtype)
     if not np.array_equal(feats['features'], grid.reshape(feats['features'].shape)):
         item['features'] = feats['features'].astype(dtype)
@@ -152,7 +155,7 @@ class FeatureTable:
         attrs = _attributes(self.path)
         if not attrs or 'identity' not in attrs: raise ScividError(f"{self.path} is not a feature cache")
         self.identity, self.from_grid = attrs['identity'], attrs['features_from_grid']
-        self.shared = set(attrs.get('shared', ()))
+        self.shared, self.frames = set(attrs.get('shared', ())), attrs.get('frames')
         self.views, self.n = self.identity['views'], self.identity['examples']
         self.arrays = _open_arrays(self.path)
         missing = int((~self.arrays.pop('done').read().result()).sum())
@@ -170,6 +173,8 @@ class FeatureTable:
         item = {k: r.result() for k, r in reads.items()}
         for k in FEATURE_KEYS:
             if k in item: item[k] = item[k].astype(np.float32)
+        if self.frames:  # stored at the backbone's native steps: one per frame, as `embed` gives
+            item |= per_frame({k: item[k] for k in FEATURE_KEYS if k in item}, self.frames)
         if self.from_grid:
             g = item['grid_features']
             item['features'] = g.reshape(*g.shape[:2], -1, g.shape[-1])
@@ -177,9 +182,9 @@ class FeatureTable:
 
 # %% ../nbs/25_feature_cache.ipynb #25433e21
 def _compute(backbone, batch: list[dict]) -> list[dict]:
-    "Features of a list of examples, split back per example."
+    "Features of a list of examples at the backbone's native steps (`encode`), split back per example."
     counts = [len(e['video']) for e in batch]
-    feats = embed(backbone, np.concatenate([np.asarray(e['video'], np.float32) for e in batch]))
+    feats = backbone.encode(backbone.preprocess(np.concatenate([np.asarray(e['video'], np.float32) for e in batch])))
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
@@ -235,7 +240,9 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                 batch = list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))
                 for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
                     item = stored_item(ex, f, dtype)
-                    if arrays is None: arrays = create_store(path, identity, item, shared)
+                    if arrays is None:
+                        T, t = ex['video'].shape[1], f['grid_features'].shape[1]
+                        arrays = create_store(path, identity, item, shared, T if t != T else None)
                     _write(arrays, v, i, item, shared)
                 bar.update(len(pairs))
         return FeatureTable(path)

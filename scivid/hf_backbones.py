@@ -14,18 +14,12 @@ import torch.nn.functional as F
 import transformers
 from fastcore.basics import patch
 from .core import ScividError, atomic_write_json
+from .backbones import frame_indices, embed
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PROCESSOR_FILES', 'HF_FAMILIES', 'TINY_MODELS', 'frame_indices',
-           'processor_settings', 'resize_frames', 'HFFamily', 'save_tiny_model', 'hf_load', 'read_processor',
-           'weights_fingerprint', 'HFBackbone', 'tokens_to_grid', 'load_hf_backbone']
-
-# %% ../nbs/22_hf_backbones.ipynb #9ca852b4
-def frame_indices(n_in: int, # frames (or steps) available
-                  n_out: int, # frames (or steps) wanted
-                 ) -> np.ndarray:
-    "Nearest-frame resampling: int [n_out] source index of each output (repeats or subsamples)."
-    return (np.arange(n_out) * n_in) // n_out
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PROCESSOR_FILES', 'HF_FAMILIES', 'TINY_MODELS', 'processor_settings',
+           'resize_frames', 'HFFamily', 'save_tiny_model', 'hf_load', 'read_processor', 'weights_fingerprint',
+           'HFBackbone', 'tokens_to_grid', 'load_hf_backbone']
 
 # %% ../nbs/22_hf_backbones.ipynb #27d3867f
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -247,7 +241,7 @@ def tokens_to_grid(tokens: np.ndarray, # [B or B*T, prefix + t*gh*gw, D] last hi
 @patch
 @torch.inference_mode()
 def encode(self: HFBackbone, inputs: np.ndarray) -> dict:
-    "pixels [B, T, 3, h, w] -> {'features': [B, T, N, D], 'grid_features': [B, T, gh, gw, D]} float32."
+    "pixels [B, T, 3, h, w] -> {'features': [B, t, N, D], 'grid_features': [B, t, gh, gw, D]} float32, t native steps."
     B, T = inputs.shape[:2]
     if self.num_frames: inputs = inputs[:, frame_indices(T, self.num_frames)]
     dtype, out = next(self.model.parameters()).dtype, []
@@ -256,8 +250,7 @@ def encode(self: HFBackbone, inputs: np.ndarray) -> dict:
         hidden = HF_FAMILIES[self.model_type].forward(self.model, x).float().cpu().numpy()
         out.append(tokens_to_grid(hidden, len(x), self.grid, self.prefix))
     grid = np.concatenate(out)
-    grid = np.ascontiguousarray(grid[:, frame_indices(grid.shape[1], T)])
-    return {'features': grid.reshape(B, T, -1, grid.shape[-1]), 'grid_features': grid}
+    return {'features': grid.reshape(*grid.shape[:2], -1, grid.shape[-1]), 'grid_features': grid}
 
 # %% ../nbs/22_hf_backbones.ipynb #e903541b
 def load_hf_backbone(source: str, # hub model id or local directory (save_pretrained output)

@@ -45,6 +45,7 @@ class RunConfig:
     eval_every: int = EVAL_EVERY  # steps between minival evaluations
     views: int | None = None  # cached views of continuously augmented examples (None: one per epoch, at most VIEW_CAP)
     cache: bool = True  # train and evaluate from cached frozen features
+    cache_dtype: str = 'float16'  # how cached features are stored ('float32': exactly as computed)
     progress: bool = True  # progress bars
 
 # %% ../nbs/60_run.ipynb #b3946924
@@ -115,8 +116,9 @@ def split_table(task: Task, backbone, root: Path, split: str, training: bool, co
     key = {'task': task.name, 'split': split, 'training': training, 'seed': config.seed,
            'data': str(Path(root).resolve()), 'files': data_fingerprint(examples.records), 'scivid': __version__,
            'examples': EXAMPLES_VERSION}
-    table = feature_table(backbone, BackboneSide(examples), default_cache_path(backbone, key, views), key,
-                          views=views, progress=config.progress, shared=task.shared_keys if training else ())
+    path = default_cache_path(backbone, key, views, config.cache_dtype)
+    table = feature_table(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
+                          progress=config.progress, shared=task.shared_keys if training else ())
     return CachedExamples(table, examples) if training else table
 
 def feature_shapes(backbone, table) -> dict:

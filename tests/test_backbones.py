@@ -155,7 +155,7 @@ def test_mini_scivid_run_with_tiny_hf_backbone(tmp_path, request, monkeypatch):
     for cache in (True, False):
         result = run(RunConfig(task='flyvsfly', backbone=str(tiny), data_dir=str(mini_root), out_dir=str(tmp_path / f'run{cache}'),
                                examples=64, batch_size=16, readouts=('linear',), splits=('val',), eval_every=4,
-                               cache=cache, progress=False))
+                               cache=cache, cache_dtype='float32', progress=False))  # float32: exactly as computed
         metrics[cache] = result.evaluations['val'].metrics
     assert metrics[True]['linear']['mAP'] == pytest.approx(metrics[False]['linear']['mAP'], rel=1e-4), metrics
     val = open_split('flyvsfly', 'val', mini_root)
