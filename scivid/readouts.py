@@ -46,10 +46,26 @@ class CrossAttention(nnx.Module):
         self.mlp_out = nnx.Linear(4 * num_params, num_params, rngs=rngs)
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
-    def __call__(self, queries: jax.Array, tokens: jax.Array) -> jax.Array:
-        x = queries + self.dropout(self.attention(queries, self.token_norm(tokens)))
+    def __call__(self, queries: jax.Array, # [B, Q, P]
+                 tokens: jax.Array, # [B, M, D]
+                 offsets: jax.Array | None = None, # [K, P]: attend with every query + every offset
+                ) -> jax.Array: # [B, Q, P], or [B, Q, K, P] with offsets
+        kv = self.token_norm(tokens)
+        if offsets is None: x = queries + self.dropout(self.attention(queries, kv))
+        else: x = queries[:, :, None] + offsets + self.dropout(self._attend_offsets(queries, offsets, kv))
         h = self.dropout(jax.nn.gelu(self.mlp_in(self.mlp_norm(x))))
         return x + self.mlp_out(h)
+
+    def _attend_offsets(self, queries, offsets, kv) -> jax.Array: # [B, Q, K, P]
+        "`self.attention(queries[:, :, None] + offsets, kv)`, with the query-key products of queries and offsets apart."
+        att = self.attention
+        scale = att.head_dim ** -0.5
+        k, v = att.key(kv), att.value(kv)                                                # [B, M, H, d]
+        q = att.query(queries) * scale                                                   # [B, Q, H, d], with bias
+        o = jnp.einsum('kp,phd->khd', offsets, att.query.kernel[...]) * scale            # [K, H, d], linear part only
+        logits = (jnp.einsum('bqhd,bmhd->bhqm', q, k)[:, :, :, None]                     # one product per query,
+                  + jnp.einsum('khd,bmhd->bhkm', o, k)[:, :, None])                      # one per offset: [B, H, Q, K, M]
+        return att.out(jnp.einsum('bhqkm,bmhd->bqkhd', jax.nn.softmax(logits), v))
 
 # %% ../nbs/30_readouts.ipynb #c68f5f21
 class AttentionReadout(nnx.Module):

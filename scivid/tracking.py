@@ -186,8 +186,8 @@ class TrackingReadout(nnx.Module):
         query_xy = jnp.asarray(batch['query_xy'], jnp.float32)
         B, Q, _ = query_xy.shape
         q = self.query_out(jax.nn.gelu(self.query_in(fourier_embed(query_xy))))  # [B, Q, 512]
-        q = self.to_params(q)[:, :, None] + self.tile_embedding[...]             # [B, Q, tiles, P]
-        y = self.attend(q.reshape(B, Q * self.num_tiles, -1), self.tokens(features['features']))
+        # each point attends once per tile, as query + tile embedding (products computed apart)
+        y = self.attend(self.to_params(q), self.tokens(features['features']), self.tile_embedding[...])  # [B, Q, tiles, P]
         out = self.head(y).reshape(B, Q, -1, 4)                                  # [B, Q, T, 4]
         return {'xy': jax.nn.sigmoid(out[..., :2]), 'visible': out[..., 2], 'certain': out[..., 3]}
 
