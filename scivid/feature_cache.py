@@ -225,6 +225,7 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                   progress: bool = True, # show a tqdm bar (and say when waiting for another process)
                   workers: int = 2, # threads loading examples
                   shared: tuple = (), # example keys equal in every view (e.g. all of a clip's tracks): stored once
+                  last_step: bool = False, # store only the last time step (all its readouts read)
                  ) -> FeatureTable:
     "Features of every (example, view), computed once and stored at `path`; returns the table."
     path, n = Path(path), len(examples)
@@ -239,10 +240,11 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                 pairs = todo[s:s + batch_size]
                 batch = list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))
                 for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
+                    if last_step: f = {k: a[:, -1:] for k, a in f.items()}
                     item = stored_item(ex, f, dtype)
                     if arrays is None:
                         T, t = ex['video'].shape[1], f['grid_features'].shape[1]
-                        arrays = create_store(path, identity, item, shared, T if t != T else None)
+                        arrays = create_store(path, identity, item, shared, T if t != T and not last_step else None)
                     _write(arrays, v, i, item, shared)
                 bar.update(len(pairs))
         return FeatureTable(path)

@@ -115,10 +115,11 @@ def split_table(task: Task, backbone, root: Path, split: str, training: bool, co
     views = cached_views(task, config, len(examples)) if training else 1
     key = {'task': task.name, 'split': split, 'training': training, 'seed': config.seed,
            'data': str(Path(root).resolve()), 'files': data_fingerprint(examples.records), 'scivid': __version__,
-           'examples': EXAMPLES_VERSION}
+           'examples': EXAMPLES_VERSION, 'steps': 'last' if task.last_step_only else 'all'}
     path = default_cache_path(backbone, key, views, config.cache_dtype)
     table = feature_table(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
-                          progress=config.progress, shared=task.shared_keys if training else ())
+                          progress=config.progress, shared=task.shared_keys if training else (),
+                          last_step=task.last_step_only)
     return CachedExamples(table, examples) if training else table
 
 def feature_shapes(backbone, table) -> dict:

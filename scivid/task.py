@@ -49,6 +49,7 @@ class Task:
     augmented: bool = False  # continuous training augmentation the backbone sees (zoom, crop, blur, flip)
     sample: Callable | None = None  # (example, rng) -> example: the readout-side draws of a training example
     shared_keys: tuple = ()  # training-example keys equal in every window or view (a cache stores them once)
+    last_step_only: bool = False  # its readouts read only the features' last time step (a cache stores that one)
 
     @property
     def splits(self) -> tuple:

@@ -179,4 +179,4 @@ WEATHERBENCH = Task(
     loss=weather_loss, predict=_identity, score=weather_score, reduce=weather_reduce,
     controls={'persistence': weather_persistence}, headline='wrmse/Z500', weight_decay=1e-4, grad_clip=WEATHER_GRAD_CLIP,
     plots=weather_plots, examples=WEATHER_EXAMPLES, batch_size=WEATHER_BATCH,
-    mini_readouts={'dpt': dpt_readout(**WEATHER_DPT_MINI)})
+    mini_readouts={'dpt': dpt_readout(**WEATHER_DPT_MINI)}, last_step_only=True)
