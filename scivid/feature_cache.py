@@ -150,7 +150,9 @@ def _open_existing(path: Path, identity: dict, rebuild: bool) -> dict | None:
 # %% ../nbs/25_feature_cache.ipynb #1474cf6d
 class FeatureTable:
     "A finished feature cache: `len()`, `example(i, view)` and `[i]` like the examples it was built from."
-    def __init__(self, path): # the cache folder
+    def __init__(self, path, # the cache folder
+                 complete: bool = True, # refuse a cache with examples not computed (False: refuse reading those)
+                ):
         self.path = Path(path)
         attrs = _attributes(self.path)
         if not attrs or 'identity' not in attrs: raise ScividError(f"{self.path} is not a feature cache")
@@ -158,8 +160,9 @@ class FeatureTable:
         self.shared, self.frames = set(attrs.get('shared', ())), attrs.get('frames')
         self.views, self.n = self.identity['views'], self.identity['examples']
         self.arrays = _open_arrays(self.path)
-        missing = int((~self.arrays.pop('done').read().result()).sum())
-        if missing:
+        self.done = self.arrays.pop('done').read().result()
+        missing = int((~self.done).sum())
+        if missing and complete:
             raise ScividError(f"feature cache {self.path} is incomplete ({missing} of {self.views * self.n} "
                               f"examples missing); run feature_table again to finish it")
 
@@ -169,6 +172,9 @@ class FeatureTable:
     def example(self, i: int, view: int = 0) -> dict:
         "Item `i` of view `view % views`: the example without video, with features (float32)."
         if not 0 <= i < self.n: raise IndexError(f'example {i} out of range for {self.n} examples')
+        if not self.done[view % self.views, i]:
+            raise ScividError(f"feature cache {self.path} has no features for example {i} (view {view % self.views}): "
+                              f"the run that built it visited other examples; call feature_table with this one")
         reads = {k: a[0 if k in self.shared else view % self.views, i].read() for k, a in self.arrays.items()}  # all at once
         item = {k: r.result() for k, r in reads.items()}
         for k in FEATURE_KEYS:
@@ -188,13 +194,13 @@ def _compute(backbone, batch: list[dict]) -> list[dict]:
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
-def _write(arrays: dict, v: int, i: int, item: dict, shared: tuple = ()) -> None:
-    "Write one example's arrays (`shared` ones with view 0 only, into their one copy), then mark it done."
+def _write(arrays: dict, v: int, i: int, item: dict, shared: tuple = (), first: bool = True) -> None:
+    "Write one example's arrays (`shared` ones into their one copy, by its `first` computed view), then mark it done."
     for name, a in item.items():
         if name not in arrays or tuple(arrays[name].shape[2:]) != a.shape:
             raise ScividError(f"example {i} (view {v}) has {name!r} of shape {a.shape}, unlike the first example "
                               f"({tuple(arrays[name].shape[2:]) if name in arrays else 'absent'}); all examples must match")
-    writes = [arrays[name][0 if name in shared else v, i].write(a) for name, a in item.items() if v == 0 or name not in shared]
+    writes = [arrays[name][0 if name in shared else v, i].write(a) for name, a in item.items() if first or name not in shared]
     for w in writes: w.result()
     arrays['done'][v, i].write(True).result()
 
@@ -226,6 +232,7 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                   workers: int = 2, # threads loading examples
                   shared: tuple = (), # example keys equal in every view (e.g. all of a clip's tracks): stored once
                   last_step: bool = False, # store only the last time step (all its readouts read)
+                  only: set | None = None, # (view, example) pairs to compute (None: all); the table reads only those
                  ) -> FeatureTable:
     "Features of every (example, view), computed once and stored at `path`; returns the table."
     path, n = Path(path), len(examples)
@@ -233,7 +240,7 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
     with build_lock(path, progress):  # another process building the same cache finishes first
         arrays = _open_existing(path, identity, rebuild)
         done = arrays['done'].read().result() if arrays is not None else np.zeros((views, n), bool)
-        todo = [(v, i) for v in range(views) for i in range(n) if not done[v, i]]
+        todo = [(v, i) for v in range(views) for i in range(n) if not done[v, i] and (only is None or (v, i) in only)]
         with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=f'features {path.name}',
                                                        disable=not progress or not todo) as bar:
             for s in range(0, len(todo), batch_size):
@@ -245,9 +252,10 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                     if arrays is None:
                         T, t = ex['video'].shape[1], f['grid_features'].shape[1]
                         arrays = create_store(path, identity, item, shared, T if t != T and not last_step else None)
-                    _write(arrays, v, i, item, shared)
+                    _write(arrays, v, i, item, shared, first=not done[:, i].any())
+                    done[v, i] = True
                 bar.update(len(pairs))
-        return FeatureTable(path)
+        return FeatureTable(path, complete=only is None)
 
 # %% ../nbs/25_feature_cache.ipynb #68c52712
 def default_cache_path(backbone, # the frozen backbone

@@ -15,7 +15,7 @@ from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
 from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone
-from .task import Task, Evaluation, Examples, stack_examples, HELDOUT, EXAMPLES_VERSION
+from .task import Task, Evaluation, Examples, stack_examples, visited_pairs, HELDOUT, EXAMPLES_VERSION
 from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, FEATURE_KEYS, fit, evaluate,
                             batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
 from .results import metric_records, write_results, plot_history, save_figures
@@ -117,9 +117,13 @@ def split_table(task: Task, backbone, root: Path, split: str, training: bool, co
            'data': str(Path(root).resolve()), 'files': data_fingerprint(examples.records), 'scivid': __version__,
            'examples': EXAMPLES_VERSION, 'steps': 'last' if task.last_step_only else 'all'}
     path = default_cache_path(backbone, key, views, config.cache_dtype)
+    only = None
+    if training:  # compute only what the run visits (and example 0, which gives the feature shapes)
+        pairs = [(0, 0), *visited_pairs(config.examples, len(examples), config.seed)]
+        only = {(examples.slot(i, v) % views, i) for i, v in pairs}
     table = feature_table(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
                           progress=config.progress, shared=task.shared_keys if training else (),
-                          last_step=task.last_step_only)
+                          last_step=task.last_step_only, only=only)
     return CachedExamples(table, examples) if training else table
 
 def feature_shapes(backbone, table) -> dict:

@@ -12,7 +12,7 @@ from .records import epoch_order
 
 # %% auto #0
 __all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'EXAMPLES_VERSION', 'Task', 'Evaluation', 'Examples',
-           'stack_examples', 'train_positions', 'train_batches', 'eval_batches']
+           'stack_examples', 'train_positions', 'visited_pairs', 'train_batches', 'eval_batches']
 
 # %% ../nbs/32_task.ipynb #d4cc0cc3
 HELDOUT = 'heldout'  # split name of the training records a task holds out
@@ -137,6 +137,17 @@ def train_positions(step: int, # training step
     for epoch in np.unique(pos // n):
         order = epoch_order(n, seed, int(epoch))
         pairs += [(int(order[p % n]), int(epoch)) for p in pos[pos // n == epoch]]
+    return pairs
+
+def visited_pairs(examples_seen: int, # training positions: steps x batch size
+                  n: int, # examples in the split
+                  seed: int, # shuffling seed
+                 ) -> list:
+    "The (index, view) pairs the first `examples_seen` training positions visit (what `train_positions` gives)."
+    pairs = []
+    for epoch in range(-(-examples_seen // n)):
+        first = epoch_order(n, seed, epoch)[:min(n, examples_seen - epoch * n)]
+        pairs += [(int(i), epoch) for i in first]
     return pairs
 
 def train_batches(table, # has `len()` and `example(i, view)`
