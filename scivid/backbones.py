@@ -8,8 +8,8 @@ from typing import Protocol
 import numpy as np
 
 # %% auto #0
-__all__ = ['Backbone', 'frame_indices', 'per_frame', 'embed', 'bin_means', 'ResizeBackbone', 'patch_sums', 'lucas_kanade_steps',
-           'FlowBackbone']
+__all__ = ['Backbone', 'frame_indices', 'per_frame', 'native_features', 'embed', 'bin_means', 'to_patches', 'ResizeBackbone',
+           'patch_sums', 'lucas_kanade_steps', 'FlowBackbone']
 
 # %% ../nbs/20_backbones.ipynb #b1f6ae9c
 class Backbone(Protocol):
@@ -34,11 +34,17 @@ def per_frame(features: dict, # {'features': [B, t, ...], 'grid_features': [B, t
     idx = frame_indices(t, frames)
     return {k: np.ascontiguousarray(v[:, idx]) for k, v in features.items()}
 
+def native_features(backbone: Backbone, # the model
+                    video: np.ndarray, # [B, T, H, W, 3] float32 in [0, 1]
+                   ) -> dict: # {'features': [B, t, N, D], 'grid_features': [B, t, h, w, D]}
+    "Features of `video` at the model's own time steps (what a feature cache stores)."
+    return backbone.encode(backbone.preprocess(video))
+
 def embed(backbone: Backbone, # the model
           video: np.ndarray, # [B, T, H, W, 3] float32 in [0, 1]
          ) -> dict: # {'features': [B, T, N, D], 'grid_features': [B, T, h, w, D]}
-    "Features of `video`, one step per frame: `backbone.encode(backbone.preprocess(video))` mapped to frames."
-    return per_frame(backbone.encode(backbone.preprocess(video)), np.shape(video)[1])
+    "Features of `video`, one step per frame: `native_features` mapped to frames."
+    return per_frame(native_features(backbone, video), np.shape(video)[1])
 
 # %% ../nbs/20_backbones.ipynb #3fb58d53
 def bin_means(x: np.ndarray, # array to shrink
@@ -55,6 +61,15 @@ def bin_means(x: np.ndarray, # array to shrink
     return sums / np.diff(edges).reshape(shape)
 
 # %% ../nbs/20_backbones.ipynb #a43599d1
+def to_patches(images: np.ndarray, # [..., S, S, C]
+               patch: int, # pixels per patch side (divides S)
+              ) -> np.ndarray: # [..., S / patch, S / patch, patch * patch * C]
+    "Cut images into non-overlapping patches, each flattened row by row."
+    *lead, S, _, C = images.shape
+    g = S // patch
+    x = images.reshape(*lead, g, patch, g, patch, C).swapaxes(-4, -3)
+    return x.reshape(*lead, g, g, patch * patch * C)
+
 class ResizeBackbone:
     "Zero-parameter baseline: tokens are the pixels of the clip shrunk to `grid * patch` pixels square."
     def __init__(self, grid: int = 8, # tokens per side
@@ -70,10 +85,8 @@ class ResizeBackbone:
 
     def encode(self, inputs: np.ndarray) -> dict:
         "Cut [B, T, S, S, 3] images into patches: grid [B, T, g, g, p*p*3]."
-        B, T, S, _, C = inputs.shape
-        g, p = self.grid, self.patch
-        grid = inputs.reshape(B, T, g, p, g, p, C).transpose(0, 1, 2, 4, 3, 5, 6).reshape(B, T, g, g, p * p * C)
-        return {'features': grid.reshape(B, T, g * g, -1), 'grid_features': grid}
+        grid = to_patches(inputs, self.patch)
+        return {'features': grid.reshape(*grid.shape[:2], -1, grid.shape[-1]), 'grid_features': grid}
 
     def describe(self) -> dict:
         "Identity of this backbone (cache key)."
@@ -121,7 +134,7 @@ class FlowBackbone:
         g, p = self.grid, self.patch
         steps = lucas_kanade_steps(inputs, p, self.ridge) / p  # in patches
         steps = np.concatenate([np.zeros((B, 1, g, g, 2), np.float32), steps], 1)
-        pixels = inputs.reshape(B, T, g, p, g, p).transpose(0, 1, 2, 4, 3, 5).reshape(B, T, g, g, p * p)
+        pixels = to_patches(inputs[..., None], p)
         pixels = (pixels - pixels.mean(-1, keepdims=True)) / (pixels.std(-1, keepdims=True) + 1e-3)
         grid = np.concatenate([pixels, np.cumsum(steps, 1), steps], -1).astype(np.float32)
         return {'features': grid.reshape(B, T, g * g, -1), 'grid_features': grid}

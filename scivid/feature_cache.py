@@ -12,7 +12,7 @@ import numpy as np
 import tensorstore as ts
 from tqdm.auto import tqdm
 from .core import ScividError, cache_dir
-from .backbones import embed, per_frame
+from .backbones import native_features, per_frame
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'FeatureTable',
@@ -190,7 +190,7 @@ class FeatureTable:
 def _compute(backbone, batch: list[dict]) -> list[dict]:
     "Features of a list of examples at the backbone's native steps (`encode`), split back per example."
     counts = [len(e['video']) for e in batch]
-    feats = backbone.encode(backbone.preprocess(np.concatenate([np.asarray(e['video'], np.float32) for e in batch])))
+    feats = native_features(backbone, np.concatenate([np.asarray(e['video'], np.float32) for e in batch]))
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
@@ -240,7 +240,8 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
     with build_lock(path, progress):  # another process building the same cache finishes first
         arrays = _open_existing(path, identity, rebuild)
         done = arrays['done'].read().result() if arrays is not None else np.zeros((views, n), bool)
-        todo = [(v, i) for v in range(views) for i in range(n) if not done[v, i] and (only is None or (v, i) in only)]
+        wanted = sorted(only) if only is not None else [(v, i) for v in range(views) for i in range(n)]
+        todo = [(v, i) for v, i in wanted if not done[v, i]]
         with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=f'features {path.name}',
                                                        disable=not progress or not todo) as bar:
             for s in range(0, len(todo), batch_size):

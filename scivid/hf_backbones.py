@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import transformers
 from fastcore.basics import patch
 from .core import ScividError, atomic_write_json
-from .backbones import frame_indices, embed
+from .backbones import frame_indices
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PROCESSOR_FILES', 'HF_FAMILIES', 'TINY_MODELS', 'processor_settings',
