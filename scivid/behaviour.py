@@ -8,7 +8,7 @@ from functools import partial
 import numpy as np, jax, optax
 import matplotlib.pyplot as plt
 from .core import ScividError
-from .clips import clip_indices, resize_video, random_upscale_crop, gaussian_blur, flip_horizontal
+from .clips import clip_indices, resize_matrix, random_zoom_crop, blur_matrix
 from .readouts import AttentionReadout, LinearReadout
 from .metrics import mean_ap
 from .task import Task, Evaluation
@@ -30,17 +30,19 @@ BLUR_TAPS = 37  # length of the separable blur kernel
 FLY_SKIPPED = (1, 2)  # classes left out of Fly-vs-Fly's second mAP
 
 # %% ../nbs/40_behaviour.ipynb #829e1d5a
-def behaviour_augment(video: np.ndarray, # uint8 [T, H, W, 3] frames as decoded
+def behaviour_augment(shape: tuple[int, int], # stored frame size (H, W)
                       rng: np.random.Generator, # draws zoom, crop, blur and flip
                       max_scale: float, # largest zoom factor
                       blur_prob: float = 0.0, # probability of a Gaussian blur
                       flip_prob: float = 0.0, # probability of a horizontal flip of the whole clip
-                     ) -> np.ndarray: # uint8 [T, H, W, 3]
-    "Random upscale + crop back, then (maybe) Gaussian blur, then (maybe) horizontal flip."
-    video = random_upscale_crop(video, rng, max_scale)
-    if rng.uniform() < blur_prob: video = gaussian_blur(video, rng.uniform(*BLUR_SIGMA), BLUR_TAPS)
-    if rng.uniform() < flip_prob: video = flip_horizontal(video)
-    return video
+                     ) -> tuple[np.ndarray, np.ndarray]: # float32 [H, H], [W, W]
+    "Random upscale + crop back, then (maybe) Gaussian blur, then (maybe) horizontal flip: row and column maps."
+    my, mx = random_zoom_crop(shape, rng, max_scale)
+    if rng.uniform() < blur_prob:
+        sigma = rng.uniform(*BLUR_SIGMA)
+        my, mx = blur_matrix(shape[0], sigma, BLUR_TAPS) @ my, blur_matrix(shape[1], sigma, BLUR_TAPS) @ mx
+    if rng.uniform() < flip_prob: mx = mx[::-1]
+    return my, mx
 
 FLY_AUGMENT = partial(behaviour_augment, max_scale=FLY_MAX_SCALE)
 CALMS21_AUGMENT = partial(behaviour_augment, max_scale=CALMS21_MAX_SCALE, blur_prob=CALMS21_BLUR_PROB,
@@ -63,14 +65,15 @@ def behaviour_example(record: dict, # decoded record: frames, labels
                       training: bool, # apply the training augmentation
                       rng: np.random.Generator, # drives the augmentation
                       num_classes: int, # K
-                      augment, # (uint8 video [T, H, W, 3], rng) -> uint8 video; used when training
+                      augment, # ((H, W), rng) -> row and column maps [H, H], [W, W]; used when training
                      ) -> dict:
-    "Frames 0..15 in [0, 1] at 224 x 224 and the multi-hot target of the record's labels."
+    "Frames 0..15 as stored (grey uint8), their maps to the 224 x 224 clip, and the multi-hot target."
     label = behaviour_target(record['labels'], num_classes)
-    frames = record['frames'].decode(clip_indices(len(record['frames']), CLIP_FRAMES))
-    if training: frames = augment(frames, rng)
-    video = resize_video(frames, CLIP_SIZE).astype(np.float32) / 255
-    return {'video': video[None], 'label': label}
+    frames = record['frames'].decode(clip_indices(len(record['frames']), CLIP_FRAMES), grey=True)
+    H, W = frames.shape[1:3]
+    my, mx = augment((H, W), rng) if training else (np.eye(H, dtype=np.float32), np.eye(W, dtype=np.float32))
+    return {'frames': frames[None], 'warp_y': (resize_matrix(H, CLIP_SIZE[0]) @ my)[None],
+            'warp_x': (resize_matrix(W, CLIP_SIZE[1]) @ mx)[None], 'label': label}
 
 # %% ../nbs/40_behaviour.ipynb #03ce0a62
 def bce_loss(outputs, batch) -> jax.Array:
@@ -132,7 +135,7 @@ def behaviour_task(name: str, # task and dataset name
                    classes: tuple, # class names, background last
                    label_counts: tuple, # protocol train label counts (the control's frequencies)
                    num_params: int, # cross-attention width
-                   augment, # training augmentation: (uint8 video, rng) -> uint8 video
+                   augment, # training augmentation: ((H, W), rng) -> row and column maps
                    weight_decay: float, # AdamW weight decay
                    skipped: tuple = (), # classes left out of a second mAP
                   ) -> Task:

@@ -4,13 +4,15 @@
 
 # %% ../nbs/05_clips.ipynb #a216d5dd
 from __future__ import annotations
-import numpy as np
+from functools import lru_cache
+import numpy as np, jax, jax.numpy as jnp
 from PIL import Image
 
 # %% auto #0
-__all__ = ['clip_indices', 'random_clip_indices', 'middle_clip_indices', 'multi_clip_indices', 'linspace_clip_indices',
-           'to_unit_range', 'one_hot', 'resize_video', 'random_upscale_crop', 'gaussian_kernel', 'gaussian_blur',
-           'flip_horizontal', 'grey_to_rgb', 'repeat_to_multiple']
+__all__ = ['VIDEO_KEYS', 'clip_indices', 'random_clip_indices', 'middle_clip_indices', 'multi_clip_indices',
+           'linspace_clip_indices', 'to_unit_range', 'one_hot', 'resize_video', 'resize_matrix', 'random_zoom_crop',
+           'gaussian_kernel', 'blur_matrix', 'render_video', 'clip_video', 'with_video', 'grey_to_rgb',
+           'repeat_to_multiple']
 
 # %% ../nbs/05_clips.ipynb #22390dda
 def _clamp(idx, num_frames: int) -> np.ndarray:
@@ -103,17 +105,30 @@ def resize_video(video: np.ndarray, # [T, H, W, C] uint8 or float
     return np.stack([_resize_frame(f, size) for f in video])
 
 # %% ../nbs/05_clips.ipynb #b621e945
-def random_upscale_crop(video: np.ndarray, # [T, H, W, C]
-                        rng: np.random.Generator, # draws the scale and the crop
-                        max_scale: float, # largest zoom factor (1.4 Fly-vs-Fly, 2.0 CalMS21)
-                       ) -> np.ndarray: # [T, H, W, C], same dtype
-    "Zoom in by a random factor in [1, max_scale] and crop back to the input size."
-    _, h, w, _ = video.shape
+@lru_cache(maxsize=4096)  # a run asks for the same few hundred sizes again and again
+def resize_matrix(n_in: int, # samples along the input axis
+                  n_out: int, # samples along the output axis
+                 ) -> np.ndarray: # float32 [n_out, n_in], rows sum to 1 (read-only: shared between calls)
+    "Pillow's bilinear resampling along one axis as a matrix (the triangle widened when shrinking)."
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centre = (np.arange(n_out) + 0.5) * scale
+    w = np.maximum(0.0, 1 - np.abs(np.arange(n_in)[None] + 0.5 - centre[:, None]) / support)
+    w = (w / w.sum(1, keepdims=True)).astype(np.float32)
+    w.flags.writeable = False
+    return w
+
+# %% ../nbs/05_clips.ipynb #dbab169f
+def random_zoom_crop(shape: tuple[int, int], # frame size (H, W)
+                     rng: np.random.Generator, # draws the scale and the crop
+                     max_scale: float, # largest zoom factor (1.4 Fly-vs-Fly, 2.0 CalMS21)
+                    ) -> tuple[np.ndarray, np.ndarray]: # float32 [H, H], [W, W]
+    "Zoom in by a random factor in [1, max_scale] and crop back to the input size, as one matrix per axis."
+    h, w = shape
     scale = rng.uniform(1.0, max_scale)
     sh, sw = max(h, int(round(h * scale))), max(w, int(round(w * scale)))
-    big = resize_video(video, (sh, sw))
     y, x = int(rng.integers(0, sh - h + 1)), int(rng.integers(0, sw - w + 1))
-    return big[:, y:y + h, x:x + w]
+    return resize_matrix(h, sh)[y:y + h], resize_matrix(w, sw)[x:x + w]
 
 # %% ../nbs/05_clips.ipynb #7eaa7d42
 def gaussian_kernel(sigma: float, # standard deviation (pixels)
@@ -124,30 +139,51 @@ def gaussian_kernel(sigma: float, # standard deviation (pixels)
     k = np.exp(-x ** 2 / (2 * sigma ** 2))
     return (k / k.sum()).astype(np.float32)
 
-def _correlate_axis(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
-    "`x` correlated with the symmetric kernel `k` along `axis`, zeros beyond the edges, same size (float32)."
-    r, n = len(k) // 2, x.shape[axis]
-    p = np.pad(x, [(r, r) if a == axis else (0, 0) for a in range(x.ndim)])
-    at = lambda j: p[(slice(None),) * axis + (slice(j, j + n),)]  # x shifted by j - r
-    out, tmp = k[r] * at(r), np.empty(x.shape, np.float32)
-    for j in range(r):  # taps j and 2r - j share a weight: one multiply for both (twice as fast)
-        np.add(at(j), at(2 * r - j), out=tmp); tmp *= k[j]; out += tmp
-    return out
+def blur_matrix(n: int, # samples along the axis
+                sigma: float, # Gaussian standard deviation (pixels)
+                taps: int = 37, # kernel length (odd)
+               ) -> np.ndarray: # float32 [n, n]
+    "The Gaussian blur along one axis, zero padding, same size, as a matrix."
+    k, r = gaussian_kernel(sigma, taps), taps // 2
+    d = np.arange(n)[None] - np.arange(n)[:, None] + r  # tap of input j for output i
+    return np.where((d >= 0) & (d < taps), k[np.clip(d, 0, taps - 1)], 0).astype(np.float32)
 
-def gaussian_blur(video: np.ndarray, # [T, H, W, C] uint8 or float
-                  sigma: float, # Gaussian standard deviation (pixels)
-                  taps: int = 37, # kernel length (odd)
-                 ) -> np.ndarray: # [T, H, W, C], same dtype (uint8: rounded and clipped)
-    "Separable Gaussian blur of every frame and channel, zero padding, same size."
-    k = gaussian_kernel(sigma, taps)
-    out = _correlate_axis(_correlate_axis(np.asarray(video, np.float32), k, 1), k, 2)
-    return np.clip(np.round(out), 0, 255).astype(np.uint8) if video.dtype == np.uint8 else out.astype(video.dtype)
+# %% ../nbs/05_clips.ipynb #124346c8
+@jax.jit
+def _render(frames, warp_y, warp_x): # [N, T, H, W, C] uint8, [N, h, H], [N, w, W] -> [N, T, h, w, C] float32
+    x = jnp.moveaxis(frames, -1, 2).astype(jnp.float32)  # [N, T, C, H, W]: the image axes last, as matmuls want them
+    (_, h, H), (_, w, W) = warp_y.shape, warp_x.shape
+    warp_y = warp_y / 255  # the value scaling, folded into the small matrix
+    mm = lambda spec, a, b: jnp.einsum(spec, a, b, precision=jax.lax.Precision.HIGHEST)
+    if h * W * (H + w) <= w * H * (W + h):  # rows first costs h*H*W + h*W*w multiply-adds
+        y = mm('ntcyw,nxw->ntcyx', mm('nyh,ntchw->ntcyw', warp_y, x), warp_x)
+    else:
+        y = mm('nyh,ntchx->ntcyx', warp_y, mm('ntchw,nxw->ntchx', x, warp_x))
+    return jnp.moveaxis(y, 2, -1)
 
-# %% ../nbs/05_clips.ipynb #f5330ffc
-def flip_horizontal(video: np.ndarray, # [T, H, W, C]
-                   ) -> np.ndarray: # [T, H, W, C], a view
-    "Mirror every frame of the clip left-right."
-    return video[:, :, ::-1]
+def render_video(frames, # uint8 [..., T, H, W, C], C = 1 (grey) or 3
+                 warp_y, # float32 [..., h, H] row map
+                 warp_x, # float32 [..., w, W] column map
+                ) -> np.ndarray: # float32 [..., T, h, w, 3] in [0, 1] (grey: one channel seen three times)
+    "Frames through their row and column maps, scaled to [0, 1], as 3 channels: computed on the accelerator."
+    lead = np.shape(frames)[:-4]
+    flat = lambda a, k: jnp.reshape(a, (-1, *np.shape(a)[-k:]))
+    out = np.asarray(_render(flat(frames, 4), flat(warp_y, 2), flat(warp_x, 2)))
+    out = out.reshape(*lead, *out.shape[1:])
+    return np.broadcast_to(out, (*out.shape[:-1], 3))  # grey: a view, no copy
+
+# %% ../nbs/05_clips.ipynb #ac10f461
+VIDEO_KEYS = ('video', 'frames', 'warp_y', 'warp_x')  # example keys only a backbone reads
+
+def clip_video(example: dict, # an example or batch: `video`, or `frames`, `warp_y`, `warp_x`
+              ) -> np.ndarray: # [..., T, h, w, 3]
+    "The example's clips as backbones take them: its `video`, or its frames rendered through their maps."
+    if 'video' in example: return example['video']
+    return render_video(example['frames'], example['warp_y'], example['warp_x'])
+
+def with_video(example: dict) -> dict:
+    "The example with its clips as a float `video` (for plots and inspection)."
+    return {k: v for k, v in example.items() if k not in VIDEO_KEYS} | {'video': clip_video(example)}
 
 # %% ../nbs/05_clips.ipynb #f03224d5
 def grey_to_rgb(video: np.ndarray, # [..., H, W] or [..., H, W, 1] grey, or already [..., 3]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
-import numpy as np
+import numpy as np, simplejpeg
 from PIL import Image
 from .core import ScividError, check_choice
 from .protobuf import encode_sequence_example, decode_sequence_example, encode_tensor, decode_tensor
@@ -36,16 +36,23 @@ def encode_image(image: np.ndarray, # uint8 [H, W] grey or [H, W, 3] RGB
     return buf.getvalue()
 
 def decode_image(data: bytes, # an encoded image (JPEG, PNG, ...)
+                 grey: bool = False, # one channel: the luma (a JPEG's Y plane, decoded without colour)
                 ) -> np.ndarray:
-    "Decode one frame to uint8 [H, W, 3]."
-    return _decode_into(data, None)
+    "Decode one frame to uint8 [H, W, 3], or [H, W, 1] when `grey`."
+    return _decode_into(data, None, grey)
 
-def _decode_into(data: bytes, out: np.ndarray | None) -> np.ndarray:
-    "Decode `data`, writing uint8 [H, W, 3] into `out` when given (saves a copy)."
-    im = Image.open(io.BytesIO(data))
-    if im.mode not in ('L', 'RGB'): im = im.convert('RGB')
-    a = np.frombuffer(im.tobytes(), np.uint8).reshape(im.size[1], im.size[0], -1)  # [H, W, 1 or 3] read-only
-    if out is None: return np.repeat(a, 3, -1) if a.shape[-1] == 1 else a.copy()
+def _decode_into(data: bytes, out: np.ndarray | None, grey: bool = False) -> np.ndarray:
+    "Decode `data`, writing uint8 [H, W, 3 (1 when grey)] into `out` when given (saves a copy)."
+    if data[:2] == b'\xff\xd8':  # JPEG: libjpeg-turbo via simplejpeg, the pixels Pillow gives without its per-image overhead
+        try: a = simplejpeg.decode_jpeg(data, 'GRAY' if grey else 'RGB')  # GRAY: the Y plane, colour never decoded
+        except ValueError as e: raise OSError(str(e)) from None
+    else:
+        im = Image.open(io.BytesIO(data))
+        if im.mode not in (('L',) if grey else ('L', 'RGB')): im = im.convert('L' if grey else 'RGB')
+        a = np.frombuffer(im.tobytes(), np.uint8).reshape(im.size[1], im.size[0], -1)  # [H, W, 1 or 3] read-only
+        if a.shape[-1] == 1 and not grey: a = np.repeat(a, 3, -1)
+    if out is None: return a if a.flags.writeable else a.copy()
+    if a.shape != out.shape: raise ValueError(f"{a.shape[1]}x{a.shape[0]} pixels, not {out.shape[1]}x{out.shape[0]}")
     out[...] = a
     return out
 
@@ -58,12 +65,13 @@ class Frames:
     def __repr__(self): return f"Frames({len(self)} encoded frames)"
 
     def decode(self, indices=None, # int [t] frame indices (default: all frames)
+               grey: bool = False, # one channel (frames stored grey as R=G=B: a third of the work)
               ) -> np.ndarray:
-        "Decode the frames at `indices` -> uint8 [t, H, W, 3]."
+        "Decode the frames at `indices` -> uint8 [t, H, W, 3], or [t, H, W, 1] when `grey`."
         idx = np.arange(len(self)) if indices is None else np.asarray(indices, np.int64).ravel()
         if idx.size and not (-len(self) <= idx.min() and idx.max() < len(self)):
             raise IndexError(f"frame indices {idx.min()}..{idx.max()} out of range for {len(self)} frames")
-        try: first = decode_image(self.encoded[idx[0]]) if idx.size else np.zeros((0, 0, 3), np.uint8)
+        try: first = decode_image(self.encoded[idx[0]], grey) if idx.size else np.zeros((0, 0, 1 if grey else 3), np.uint8)
         except OSError as e: raise ScividError(f"frame {int(idx[0])} is not a readable image: {e}") from None
         out = np.empty((idx.size, *first.shape), np.uint8)
         done = {}
@@ -72,7 +80,7 @@ class Frames:
             if k == 0: out[0] = first
             elif i in done: out[k] = out[done[i]]
             else:
-                try: _decode_into(self.encoded[i], out[k])
+                try: _decode_into(self.encoded[i], out[k], grey)
                 except ValueError as e: raise ScividError(f"frame {i} differs in size from frame {int(idx[0])}: {e}") from None
                 except OSError as e: raise ScividError(f"frame {i} is not a readable image: {e}") from None
             done.setdefault(i, k)

@@ -13,6 +13,7 @@ import tensorstore as ts
 from tqdm.auto import tqdm
 from .core import ScividError, cache_dir
 from .backbones import native_features, per_frame
+from .clips import VIDEO_KEYS, clip_video
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'FeatureTable',
@@ -118,12 +119,12 @@ def _open_arrays(path: Path, write: bool = False) -> dict:
     return {name: ts.open(_spec(path, name), read=True, write=write).result() for name in names}
 
 # %% ../nbs/25_feature_cache.ipynb #f013e362
-def stored_item(example: dict, # the example (its 'video' is dropped)
+def stored_item(example: dict, # the example (its clips, `VIDEO_KEYS`, are dropped)
                 feats: dict, # {'features': [C, T, N, D], 'grid_features': [C, T, h, w, D]}
                 dtype: str, # storage dtype of the features
                ) -> dict:
     "What the cache stores for one example."
-    item = {k: np.asarray(v) for k, v in example.items() if k != 'video'}
+    item = {k: np.asarray(v) for k, v in example.items() if k not in VIDEO_KEYS}
     grid = feats['grid_features']
     if np.dtype(dtype) == np.float16 and np.abs(grid).max() > np.finfo(np.float16).max:
         raise ScividError(f"features reach {np.abs(grid).max():.3g}, beyond float16's range (65504): "
@@ -189,8 +190,9 @@ class FeatureTable:
 # %% ../nbs/25_feature_cache.ipynb #25433e21
 def _compute(backbone, batch: list[dict]) -> list[dict]:
     "Features of a list of examples at the backbone's native steps (`encode`), split back per example."
-    counts = [len(e['video']) for e in batch]
-    feats = native_features(backbone, np.concatenate([np.asarray(e['video'], np.float32) for e in batch]))
+    videos = [np.asarray(clip_video(e), np.float32) for e in batch]  # [C, T, H, W, 3] each
+    counts = [len(v) for v in videos]
+    feats = native_features(backbone, np.concatenate(videos))
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
@@ -221,7 +223,7 @@ def build_lock(path, # the cache folder (need not exist)
 
 # %% ../nbs/25_feature_cache.ipynb #186864d0
 def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
-                  examples, # len() and example(i, view) -> dict with 'video' [C, T, H, W, 3]
+                  examples, # len() and example(i, view) -> dict with clips (`clip_video`: [C, T, H, W, 3])
                   path, # cache folder (a zarr store), created if missing
                   key: dict, # task, split, sampling, seed...: whatever else makes the examples
                   views: int = 1, # augmentation views cached per example (example(i, v), v < views)
@@ -251,7 +253,7 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                     if last_step: f = {k: a[:, -1:] for k, a in f.items()}
                     item = stored_item(ex, f, dtype)
                     if arrays is None:
-                        T, t = ex['video'].shape[1], f['grid_features'].shape[1]
+                        T, t = np.shape(ex['video' if 'video' in ex else 'frames'])[1], f['grid_features'].shape[1]
                         arrays = create_store(path, identity, item, shared, T if t != T and not last_step else None)
                     _write(arrays, v, i, item, shared, first=not done[:, i].any())
                     done[v, i] = True

@@ -13,6 +13,7 @@ from . import __version__
 from .core import check_choice, atomic_write_json
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
+from .clips import VIDEO_KEYS, with_video
 from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone
 from .task import Task, Evaluation, Examples, stack_examples, visited_pairs, HELDOUT, EXAMPLES_VERSION
@@ -145,8 +146,8 @@ class BlindExamples:
     def example(self, i: int, view: int = 0) -> dict:
         "Example `i` without video, with zero `features` [C, ...] (and `grid_features`)."
         ex = self.table.example(i, view)
-        clips = len(ex['video'] if 'video' in ex else ex['features'])
-        rest = {k: v for k, v in ex.items() if k not in ('video', *FEATURE_KEYS)}
+        clips = len(next(ex[k] for k in ('features', *VIDEO_KEYS) if k in ex))
+        rest = {k: v for k, v in ex.items() if k not in (*VIDEO_KEYS, *FEATURE_KEYS)}
         return rest | {k: np.zeros((clips, *s), np.float32) for k, s in self.shapes.items()}
 
 def blind_readout(task: Task):
@@ -186,7 +187,7 @@ def evaluate_split(task: Task, backbone, root: Path, split: str, predictors: dic
     table = split_table(task, backbone, root, split, False, config)
     metrics, preds = evaluate(task, predictors, backbone, table, config.batch_size, progress=config.progress)
     raw = split_examples(task, root, split, False, config.seed)
-    examples = stack_examples([raw.example(i) for i in range(min(8, len(raw)))])
+    examples = with_video(stack_examples([raw.example(i) for i in range(min(8, len(raw)))]))
     return Evaluation(task, split, metrics, examples, preds, histories)
 
 def run_records(ev: Evaluation, config: RunConfig, steps: int,

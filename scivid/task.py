@@ -18,7 +18,7 @@ __all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'EXAMPLES_VERSION',
 HELDOUT = 'heldout'  # split name of the training records a task holds out
 PROTOCOL_EXAMPLES = 1_280_000  # SciVid's training budget in examples seen (40,000 steps at batch 32)
 PROTOCOL_BATCH = 32  # SciVid's training batch size
-EXAMPLES_VERSION = 3  # bump when any task's examples change (sampling, augmentation, targets): feature caches key on it
+EXAMPLES_VERSION = 4  # bump when any task's examples change (sampling, augmentation, targets): feature caches key on it
 
 # %% ../nbs/32_task.ipynb #d6be0bfe
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Evaluation:
     task: Task
     split: str
     metrics: dict  # readout or control name -> {metric: value}
-    examples: dict  # a small batch (numpy), including 'video'
+    examples: dict  # a small batch (numpy), its clips as 'video' (`scivid.clips.with_video`)
     preds: dict  # readout or control name -> predictions for `examples`
     history: list = field(default_factory=list)  # training log rows: step, loss, lr, val metrics
 

@@ -13,6 +13,7 @@ import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 from .core import ScividError, atomic_write_json
 from .backbones import embed
+from .clips import VIDEO_KEYS, clip_video
 from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL_BATCH
 
 # %% auto #0
@@ -77,7 +78,7 @@ def batch_features(backbone, # the frozen backbone (unused when the batch has ca
     if 'features' in batch:
         feats = {k: batch[k] for k in FEATURE_KEYS if k in batch}
     else:
-        video = batch['video']
+        video = clip_video(batch)
         flat = embed(backbone, video.reshape(-1, *video.shape[2:]))
         feats = {k: v.reshape(*video.shape[:2], *v.shape[1:]) for k, v in flat.items()}
     C = feats['features'].shape[1]
@@ -85,7 +86,7 @@ def batch_features(backbone, # the frozen backbone (unused when the batch has ca
 
 def readout_inputs(batch: dict, clips: int) -> dict:
     "Batch arrays other than video and features, repeated once per clip."
-    skip = ('video',) + FEATURE_KEYS
+    skip = VIDEO_KEYS + FEATURE_KEYS
     return {k: np.repeat(v, clips, axis=0) for k, v in batch.items() if k not in skip}
 
 # %% ../nbs/33_trainer.ipynb #ccddd52f

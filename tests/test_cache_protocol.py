@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scivid.clips import VIDEO_KEYS
 from scivid.datasets import open_split, write_split
 from scivid.run import RunConfig, split_table
 from scivid.tasks import get_task
@@ -52,7 +53,7 @@ def assert_same_batches(backbone, cached, fresh, steps, seed=0):
         feats_b, _ = batch_features(backbone, b)
         np.testing.assert_allclose(feats_a['features'], feats_b['features'], atol=1e-6, err_msg=f'step {step}')
         keys = sorted(set(a) - {'features', 'grid_features'})
-        assert keys == sorted(set(b) - {'video'}), (keys, sorted(b))
+        assert keys == sorted(set(b) - set(VIDEO_KEYS)), (keys, sorted(b))
         for k in keys: np.testing.assert_array_equal(a[k], b[k], err_msg=f'{k} at step {step}')
 
 
