@@ -81,6 +81,8 @@ class ResizeBackbone:
         "video [B, T, H, W, 3] -> [B, T, S, S, 3] area-averaged, S = grid * patch."
         size = self.grid * self.patch
         video = np.asarray(video, np.float32)
+        if video.shape[-1] > 1 and video.strides[-1] == 0:  # one grey channel seen three times (`render_video`): shrink it once
+            return np.broadcast_to(self.preprocess(video[..., :1]), (*video.shape[:2], size, size, 3))
         return bin_means(bin_means(video, 2, size), 3, size).astype(np.float32)
 
     def encode(self, inputs: np.ndarray) -> dict:

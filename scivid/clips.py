@@ -11,7 +11,7 @@ from PIL import Image
 # %% auto #0
 __all__ = ['VIDEO_KEYS', 'clip_indices', 'random_clip_indices', 'middle_clip_indices', 'multi_clip_indices',
            'linspace_clip_indices', 'to_unit_range', 'one_hot', 'resize_video', 'resize_matrix', 'random_zoom_crop',
-           'gaussian_kernel', 'blur_matrix', 'render_video', 'clip_video', 'with_video', 'grey_to_rgb',
+           'gaussian_kernel', 'blur_matrix', 'render_video', 'clip_video', 'with_video', 'concat_clips', 'grey_to_rgb',
            'repeat_to_multiple']
 
 # %% ../nbs/05_clips.ipynb #22390dda
@@ -184,6 +184,13 @@ def clip_video(example: dict, # an example or batch: `video`, or `frames`, `warp
 def with_video(example: dict) -> dict:
     "The example with its clips as a float `video` (for plots and inspection)."
     return {k: v for k, v in example.items() if k not in VIDEO_KEYS} | {'video': clip_video(example)}
+
+def concat_clips(examples: list[dict], # examples with `video` or `frames` + maps
+                ) -> np.ndarray: # [sum of C, T, h, w, 3]
+    "The clips of several examples, one after another: rendered in one call when their stored sizes agree."
+    if all('frames' in e for e in examples) and len({np.shape(e['frames'])[1:] for e in examples}) == 1:
+        return render_video(*(np.concatenate([e[k] for e in examples]) for k in ('frames', 'warp_y', 'warp_x')))
+    return np.concatenate([clip_video(e) for e in examples])
 
 # %% ../nbs/05_clips.ipynb #f03224d5
 def grey_to_rgb(video: np.ndarray, # [..., H, W] or [..., H, W, 1] grey, or already [..., 3]

@@ -13,7 +13,7 @@ import tensorstore as ts
 from tqdm.auto import tqdm
 from .core import ScividError, cache_dir
 from .backbones import native_features, per_frame
-from .clips import VIDEO_KEYS, clip_video
+from .clips import VIDEO_KEYS, concat_clips
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'FeatureTable',
@@ -190,9 +190,8 @@ class FeatureTable:
 # %% ../nbs/25_feature_cache.ipynb #25433e21
 def _compute(backbone, batch: list[dict]) -> list[dict]:
     "Features of a list of examples at the backbone's native steps (`encode`), split back per example."
-    videos = [np.asarray(clip_video(e), np.float32) for e in batch]  # [C, T, H, W, 3] each
-    counts = [len(v) for v in videos]
-    feats = native_features(backbone, np.concatenate(videos))
+    counts = [len(e['video' if 'video' in e else 'frames']) for e in batch]  # clips per example
+    feats = native_features(backbone, np.asarray(concat_clips(batch), np.float32))
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
