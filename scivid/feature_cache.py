@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from .core import ScividError, cache_dir
 from .backbones import native_features, per_frame
 from .clips import VIDEO_KEYS, concat_clips
+from .task import prefetch
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'FEATURE_KEYS', 'cache_identity', 'check_identity', 'create_store', 'stored_item', 'FeatureTable',
@@ -245,9 +246,9 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
         todo = [(v, i) for v, i in wanted if not done[v, i]]
         with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=f'features {path.name}',
                                                        disable=not progress or not todo) as bar:
-            for s in range(0, len(todo), batch_size):
-                pairs = todo[s:s + batch_size]
-                batch = list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))
+            chunks = (todo[s:s + batch_size] for s in range(0, len(todo), batch_size))
+            loads = prefetch((pairs, list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))) for pairs in chunks)
+            for pairs, batch in loads:  # the next batch decodes while this one is encoded
                 for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
                     if last_step: f = {k: a[:, -1:] for k, a in f.items()}
                     item = stored_item(ex, f, dtype)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
+import itertools, queue, threading
 import numpy as np
 from .records import epoch_order
 
 # %% auto #0
 __all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'EXAMPLES_VERSION', 'Task', 'Evaluation', 'Examples',
-           'stack_examples', 'train_positions', 'visited_pairs', 'train_batches', 'eval_batches']
+           'stack_examples', 'prefetch', 'train_positions', 'visited_pairs', 'train_batches', 'eval_batches']
 
 # %% ../nbs/32_task.ipynb #d4cc0cc3
 HELDOUT = 'heldout'  # split name of the training records a task holds out
@@ -125,6 +126,33 @@ def _load(table, pairs, pool) -> list:
     "Examples for (index, view) pairs, loaded in parallel threads."
     return list(pool.map(lambda p: table.example(*p), pairs))
 
+class _Raised:
+    "An exception raised by `prefetch`'s producer, carried to the consumer."
+    def __init__(self, error: BaseException): self.error = error
+
+def prefetch(items: Iterator, # any iterator, e.g. of batches
+             depth: int = 2, # items kept ready ahead of the consumer
+            ) -> Iterator:
+    "The items of `items`, made by a background thread up to `depth` ahead (loading overlaps the consumer's work)."
+    ready, stop, done = queue.Queue(depth), threading.Event(), object()
+    def put(x) -> bool:  # False once the consumer has gone
+        while not stop.is_set():
+            try: ready.put(x, timeout=0.1); return True
+            except queue.Full: pass
+        return False
+    def fill():
+        try:
+            for x in items:
+                if not put(x): return
+            put(done)
+        except BaseException as e: put(_Raised(e))
+    threading.Thread(target=fill, daemon=True, name='scivid-prefetch').start()
+    try:
+        while (x := ready.get()) is not done:
+            if isinstance(x, _Raised): raise x.error
+            yield x
+    finally: stop.set()
+
 # %% ../nbs/32_task.ipynb #b72ec6b6
 def train_positions(step: int, # training step
                     batch_size: int, # examples per step
@@ -155,13 +183,13 @@ def train_batches(table, # has `len()` and `example(i, view)`
                   start_step: int = 0, # first step (to resume)
                   workers: int = 2, # loader threads
                  ) -> Iterator[dict]:
-    "Endless training batches from `start_step` on."
-    with ThreadPoolExecutor(workers) as pool:
-        step = start_step
-        while True:
-            batch = stack_examples(_load(table, train_positions(step, batch_size, len(table), seed), pool))
-            yield batch | {'mask': np.ones(batch_size, bool)}
-            step += 1
+    "Endless training batches from `start_step` on, loaded ahead in background threads."
+    def batches():
+        with ThreadPoolExecutor(workers) as pool:
+            for step in itertools.count(start_step):
+                batch = stack_examples(_load(table, train_positions(step, batch_size, len(table), seed), pool))
+                yield batch | {'mask': np.ones(batch_size, bool)}
+    return prefetch(batches())
 
 # %% ../nbs/32_task.ipynb #77191948
 def eval_batches(table, # has `len()` and `example(i, view)`
@@ -169,11 +197,13 @@ def eval_batches(table, # has `len()` and `example(i, view)`
                  limit: int | None = None, # only the first `limit` examples
                  workers: int = 2, # loader threads
                 ) -> Iterator[dict]:
-    "Every example once, in order; the last batch padded, with `mask` False on padding."
+    "Every example once, in order, loaded ahead in background threads; the last batch padded, `mask` False on padding."
     n = len(table) if limit is None else min(limit, len(table))
-    with ThreadPoolExecutor(workers) as pool:
-        for start in range(0, n, batch_size):
-            idx = list(range(start, min(start + batch_size, n)))
-            pad = batch_size - len(idx)
-            batch = stack_examples(_load(table, [(i, 0) for i in idx + idx[:1] * pad], pool))
-            yield batch | {'mask': np.arange(batch_size) < len(idx)}
+    def batches():
+        with ThreadPoolExecutor(workers) as pool:
+            for start in range(0, n, batch_size):
+                idx = list(range(start, min(start + batch_size, n)))
+                pad = batch_size - len(idx)
+                batch = stack_examples(_load(table, [(i, 0) for i in idx + idx[:1] * pad], pool))
+                yield batch | {'mask': np.arange(batch_size) < len(idx)}
+    return prefetch(batches())
