@@ -18,7 +18,8 @@ from .datasets import FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LA
 __all__ = ['CLIP_FRAMES', 'CLIP_SIZE', 'FLY_MAX_SCALE', 'CALMS21_MAX_SCALE', 'CALMS21_BLUR_PROB', 'CALMS21_FLIP_PROB',
            'BLUR_SIGMA', 'BLUR_TAPS', 'FLY_SKIPPED', 'FLY_AUGMENT', 'CALMS21_AUGMENT', 'FLYVSFLY', 'CALMS21',
            'behaviour_augment', 'behaviour_target', 'behaviour_example', 'bce_loss', 'class_scores',
-           'behaviour_metrics', 'frequency_control', 'plot_class_ap', 'plot_clips', 'behaviour_plots', 'behaviour_task']
+           'behaviour_metrics', 'frequency_control', 'plot_class_ap', 'plot_clip_scores', 'behaviour_plots',
+           'behaviour_task']
 
 # %% ../nbs/40_behaviour.ipynb #b0da343a
 CLIP_FRAMES = 16  # frames per clip (SciVid): frames 0..15 of the record
@@ -111,24 +112,32 @@ def plot_class_ap(ev: Evaluation, classes: tuple) -> plt.Figure:
     ax.legend(); fig.tight_layout()
     return fig
 
-def plot_clips(ev: Evaluation, classes: tuple, readout: str | None = None) -> plt.Figure:
-    "Middle frames of a few clips with their true labels and a readout's top prediction."
+def plot_clip_scores(ev: Evaluation, classes: tuple, readout: str | None = None) -> plt.Figure:
+    "A few clips (middle frame, true labels) above a readout's score for every class, the control's as ticks."
     readout = readout or next(iter(ev.preds))
     video, labels = ev.examples['video'], ev.examples['label']
+    base = next((np.asarray(ev.preds[c]) for c in ev.task.controls if c in ev.preds), None)
     n = min(6, len(video))
-    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.6), squeeze=False)
-    for i, ax in enumerate(axes[0]):
-        ax.imshow(video[i, 0, video.shape[2] // 2]); ax.axis('off')
-        true = [classes[k] for k in np.flatnonzero(labels[i])]
-        pred = classes[np.asarray(ev.preds[readout][i]).argmax()]
-        ax.set_title(f"true: {' + '.join(true)}\n{readout}: {pred}", fontsize=8, color='k' if pred in true else 'r')
+    fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 2.3 + 0.22 * len(classes)), squeeze=False,
+                             gridspec_kw={'height_ratios': [2.3, 0.22 * len(classes)]})
+    for i in range(n):
+        img, bars = axes[0, i], axes[1, i]
+        img.imshow(video[i, 0, video.shape[2] // 2]); img.axis('off')
+        true = np.asarray(labels[i]) > 0
+        img.set_title('true: ' + ' + '.join(c for c, t in zip(classes, true) if t), fontsize=8)
+        bars.barh(np.arange(len(classes)), np.asarray(ev.preds[readout][i]), color=np.where(true, 'tab:green', 'tab:grey'))
+        if base is not None: bars.scatter(base[i], np.arange(len(classes)), marker='|', s=60, c='k', zorder=3)
+        bars.set(xlim=(0, 1), ylim=(len(classes) - 0.5, -0.5))
+        bars.set_yticks(np.arange(len(classes)), classes if i == 0 else [], fontsize=7)
+        bars.tick_params(axis='x', labelsize=7); bars.set_xlabel(f'{readout} score', fontsize=7)
+    fig.suptitle(f'{ev.task.name} {ev.split}: scores per class (green: true; tick: control)', fontsize=9)
     fig.tight_layout()
     return fig
 
 def behaviour_plots(ev: Evaluation, classes: tuple) -> dict:
     "The behaviour figures of one evaluated split."
     trained = [n for n in ev.preds if n not in ev.task.controls]
-    return {'class_ap': plot_class_ap(ev, classes), 'clips': plot_clips(ev, classes, (trained or [None])[0])}
+    return {'class_ap': plot_class_ap(ev, classes), 'clips': plot_clip_scores(ev, classes, (trained or [None])[0])}
 
 # %% ../nbs/40_behaviour.ipynb #468d3790
 def behaviour_task(name: str, # task and dataset name
