@@ -19,8 +19,8 @@ from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL
 # %% auto #0
 __all__ = ['PEAK_LR', 'END_LR', 'WARMUP_STEPS', 'MINIVAL_EXAMPLES', 'EVAL_EVERY', 'FULL_VAL_EVERY', 'FEATURE_KEYS',
            'warmup_steps', 'TrainConfig', 'make_schedule', 'make_optimizer', 'batch_features', 'readout_inputs',
-           'make_train_step', 'make_predict', 'readout_predictor', 'control_predictor', 'evaluate', 'save_checkpoint',
-           'restore_checkpoint', 'headline_metrics', 'fit']
+           'make_train_step', 'make_predict', 'data_mesh', 'place', 'check_split', 'readout_predictor',
+           'control_predictor', 'evaluate', 'save_checkpoint', 'restore_checkpoint', 'headline_metrics', 'fit']
 
 # %% ../nbs/33_trainer.ipynb #df961f6d
 PEAK_LR = 3e-4  # AdamW peak learning rate
@@ -108,6 +108,27 @@ def make_predict(task: Task):
     def predict(model, feats, inputs): return task.predict(model(feats, inputs))
     return predict
 
+# %% ../nbs/33_trainer.ipynb #a2dec86f
+def data_mesh(devices=None, # devices to spread batches over (default: all local ones)
+             ) -> jax.sharding.Mesh:
+    "A 1-D mesh (axis 'data') over the devices: batches split along it, readout state replicated."
+    return jax.sharding.Mesh(np.asarray(devices if devices is not None else jax.local_devices()), ('data',))
+
+def place(tree, # arrays (a dict, an nnx state, ...)
+          mesh: jax.sharding.Mesh,
+          split: bool, # split the first axis over the mesh (batches), else replicate (parameters)
+         ):
+    "Arrays put on the mesh's devices: batches split along their first axis, everything else replicated."
+    P = jax.sharding.PartitionSpec
+    spec = jax.sharding.NamedSharding(mesh, P('data') if split else P())
+    return jax.tree.map(lambda a: jax.device_put(a, spec), tree)
+
+def check_split(batch_size: int, mesh: jax.sharding.Mesh) -> None:
+    "ScividError unless a batch of `batch_size` splits evenly over the mesh."
+    if batch_size % mesh.size:
+        raise ScividError(f"batch size {batch_size} does not split over {mesh.size} devices: "
+                          f"use a multiple of {mesh.size} (--batch-size) or fewer devices")
+
 # %% ../nbs/33_trainer.ipynb #f0474fc8
 def _rows(tree, keep):
     "Rows `keep` of every array in a (nested) dict or array."
@@ -115,10 +136,11 @@ def _rows(tree, keep):
 
 def readout_predictor(task: Task, model) -> callable:
     "A predictor `(feats, batch) -> preds [B, ...]` from a readout, averaging predictions over clips."
-    predict = make_predict(task)
+    predict, mesh = make_predict(task), data_mesh()
     def run(feats, batch):
         C = feats['features'].shape[0] // len(batch['mask'])
-        preds = predict(model, feats, readout_inputs(batch, C))
+        split = len(batch['mask']) % mesh.size == 0  # a batch that does not split runs replicated
+        preds = predict(model, *place((feats, readout_inputs(batch, C)), mesh, split))
         return jax.tree.map(lambda p: np.asarray(p).reshape(-1, C, *p.shape[1:]).mean(1), preds)
     return run
 
@@ -207,15 +229,18 @@ def fit(task: Task, model, # the readout (an nnx.Module), trained in place
        ) -> list:
     "Train `model` on `train_table`; returns the history rows (step, loss, lr, validation metrics)."
     steps, warmup = config.steps, config.warmup_steps
+    mesh = data_mesh()
+    check_split(config.batch_size, mesh)
     optimizer = nnx.Optimizer(model, make_optimizer(task, steps, config.lr, warmup), wrt=nnx.Param)
     start, history = restore_checkpoint(ckpt_dir, model, optimizer, config) if ckpt_dir else (0, [])
+    nnx.update((model, optimizer), place(nnx.state((model, optimizer)), mesh, split=False))  # replicated
     train_step, schedule = make_train_step(task), make_schedule(steps, config.lr, warmup)
     batches = train_batches(train_table, config.batch_size, config.seed, start)
     model.train()
     for step in tqdm(range(start, steps), desc=f'train {task.name}', initial=start, total=steps, disable=not progress):
         batch = next(batches)
         feats, clips = batch_features(backbone, batch)
-        loss = float(train_step(model, optimizer, feats, readout_inputs(batch, clips)))
+        loss = float(train_step(model, optimizer, *place((feats, readout_inputs(batch, clips)), mesh, split=True)))
         if not math.isfinite(loss): raise _diverged(step, loss, ckpt_dir)
         row, done = {'step': step + 1, 'loss': loss, 'lr': float(schedule(step))}, step + 1
         if val_table is not None and (done % config.eval_every == 0 or done == steps):
