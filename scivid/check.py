@@ -118,7 +118,8 @@ def check_split(dataset: str, # a key of DATASETS
     row['missing_shards'] = sorted(set(range(n)) - {i for i, m in files if m == n})
     if row['missing_shards']:
         shown = ', '.join(map(str, row['missing_shards'][:20])) + (' ...' if len(row['missing_shards']) > 20 else '')
-        row['problems'].append(f"{len(row['missing_shards'])} of {n} shards missing: {shown}")
+        row['problems'].append(f"{len(row['missing_shards'])} of {n} shards missing: {shown} "
+                               f"(first: {shard_path(prefix, row['missing_shards'][0], n)})")
     for (i, m), path in sorted(files.items()):
         records, problems = check_shard_deep(dataset, path) if deep else check_shard(dataset, path)
         row['records'] += records
