@@ -155,6 +155,7 @@ def check_weather_chunks(ds, # the opened store (open_weatherbench)
 # %% ../nbs/11_check.ipynb #50b6751e
 def check_weather(root, # the data dir (the folder that contains `full/`)
                   deep: bool = False, # also read every chunk of every variable (check_weather_chunks)
+                  progress: bool = False, # a progress bar on stderr for the deep check
                  ) -> list[dict]:
     "One report row per WeatherBench split: store opens, variables present, window counts."
     from scivid.weather_data import WEATHER_SPLITS, WeatherWindows, open_weatherbench, store_path
@@ -171,8 +172,13 @@ def check_weather(root, # the data dir (the folder that contains `full/`)
             if r['records'] == 0: r['problems'].append(f"{path}: no complete 32-frame window of split {r['split']} in the store")
         except Exception as e: r['problems'].append(f"{path}: {type(e).__name__}: {e}")
     if deep:
-        used = {r['split']: set(WeatherWindows(ds, r['split']).frames.ravel().tolist()) for r in rows}
-        for t, problem in check_weather_chunks(ds, path):
+        used = {r['split']: set() for r in rows}  # time indices each split's windows read
+        for r in rows:
+            try: used[r['split']] = set(WeatherWindows(ds, r['split']).frames.ravel().tolist())
+            except Exception: pass  # already reported above
+        with tqdm(total=ds.sizes['time'] * len(ds.data_vars), unit='step', desc='weather chunks', disable=not progress,
+                  file=sys.stderr) as bar: found = check_weather_chunks(ds, path, bar)
+        for t, problem in found:
             readers = [r for r in rows if t in used[r['split']]]
             for r in readers or rows[:1]: r['problems'].append(problem + ('' if readers else ' (no split reads it)'))
     for r in rows: r['ok'] = not r['problems']
@@ -195,7 +201,7 @@ def check_data(root, # the data dir (the folder that contains `full/`)
                 row['problems'].append(f"{type(e).__name__}: {e}")
                 rows.append(row)
     bar.close()
-    return rows + check_weather(root, deep)
+    return rows + check_weather(root, deep, progress)
 
 # %% ../nbs/11_check.ipynb #2b98b631
 def format_report(rows: list[dict], # rows of check_data
