@@ -34,7 +34,8 @@ def check_shard(dataset: str, # a key of DATASETS
         reader = open_shard(path)
         n = reader.num_records()
         if n:
-            ex = DATASETS[dataset].decode(*decode_sequence_example(reader.read([0])[0]))
+            lay = DATASETS[dataset]
+            ex = check_finite(lay.decode(*decode_sequence_example(reader.read([0])[0])), lay.finite)
             if 'frames' in ex and len(ex['frames']): ex['frames'].decode([0])
         reader.close()
         return n, None
