@@ -6,7 +6,8 @@ data more than on the bytes: JPEG video costs decoding, typhoon's float infrared
 parsing. This script times it per dataset on a data dir (mini-SciVid by default) and
 prints wall and CPU seconds per GB of files, so a check of the release can be estimated
 from the sizes of its folders (CPU seconds do not depend on other processes sharing the
-machine).
+machine). The check runs on one core; mini-SciVid's frames are synthetic, so per GB of
+real JPEG frames (which compress differently) the figure is an estimate.
 
     python benchmarks/deep_check_speed.py                # mini-SciVid from the cache
     python benchmarks/deep_check_speed.py --data-dir DIR
@@ -20,7 +21,9 @@ from scivid.weather_data import open_weatherbench, store_path
 
 
 def files_size(paths) -> int:
-    return sum(p.stat().st_size for p in paths if p.is_file())
+    """Bytes of data in the files: mini-SciVid's small shards are mostly sparse footer padding (128 KB per file),
+    which the release's large shards hardly have, so holes are not counted."""
+    return sum(min(p.stat().st_size, p.stat().st_blocks * 512) for p in paths if p.is_file())
 
 
 def timed(fn):
