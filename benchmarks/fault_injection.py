@@ -239,7 +239,7 @@ def run_case(case: Case, src: Path, work: Path, subprocess_: bool = False) -> di
     train_code, _, train_err = scivid(['train', *case.train, '--data-dir', str(root), '--out', str(work / 'run')],
                                       subprocess_, env)
     message = error_line(train_err)
-    return {'damage': case.name, 'names': names, 'check_code': code, 'check': found[0] if found else '; '.join(problems[:3]),
+    return {'damage': case.name, 'names': names, 'root': str(root), 'check_code': code, 'check': found[0] if found else '; '.join(problems[:3]),
             'check_ok': code == 1 and bool(found), 'train_code': train_code, 'train': message,
             'train_ok': train_code == 2 and message.startswith('scivid: error:') and all(n in message for n in names),
             'seconds': (round(t1 - t0, 1), round(time.perf_counter() - t1, 1))}
@@ -255,12 +255,14 @@ def run_cases(cases: list, src: Path, work: Path, subprocess_cases: set = frozen
     return rows
 
 
-def table(rows: list[dict], width: int = 150) -> str:
-    "The rows as a Markdown table (messages shortened to `width` characters, data dir shown as ROOT)."
-    short = lambda s: s if len(s) <= width else s[:width - 3] + '...'
+def table(rows: list[dict], width: int = 170) -> str:
+    "The rows as a Markdown table (the case's data dir shown as DATA, messages cut at `width` characters)."
+    def short(r, key):
+        m = r[key].replace(r['root'], 'DATA').replace('|', '/')
+        return m if len(m) <= width else m[:width - 3] + '...'
     lines = ['| damage | data check --deep | train exit | train message | ok |', '|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['damage']} | {short(r['check'])} | {r['train_code']} | {short(r['train'])} | "
+        lines.append(f"| {r['damage']} | {short(r, 'check')} | {r['train_code']} | {short(r, 'train')} | "
                      f"{'yes' if r['check_ok'] and r['train_ok'] else 'NO'} |")
     return '\n'.join(lines)
 
@@ -276,7 +278,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as work:
         t0 = time.perf_counter()
         rows = run_cases(cases, src, Path(work), {c.name for c in cases} if args.subprocess else set())
-        print(table(rows).replace(work, 'WORK'))
+        print(table(rows))
         print(f'{sum(r["check_ok"] and r["train_ok"] for r in rows)} of {len(rows)} cases reported by both commands '
               f'({time.perf_counter() - t0:.0f} s)')
     return 0 if all(r['check_ok'] and r['train_ok'] for r in rows) else 1
