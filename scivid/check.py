@@ -4,15 +4,18 @@
 
 # %% ../nbs/11_check.ipynb #058e36c8
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, os, sys
 from pathlib import Path
+import numpy as np
 from .core import ScividError, env_data_dir
 from .records import SHARD_PATTERN, glob_escape, open_shard, shard_path
 from .protobuf import decode_sequence_example
-from .datasets import DATASETS, WEATHER_DATASET, split_prefix
+from .datasets import DATASETS, WEATHER_DATASET, ENCODED, LABELS, STIR_POINTS, TYPHOON_FLOATS, TYPHOON_INTS, split_prefix, check_finite
+from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['RELEASE_RECORDS', 'check_shard', 'check_split', 'check_weather', 'check_data', 'format_report', 'check_main']
+__all__ = ['RELEASE_RECORDS', 'REQUIRED_KEYS', 'WEATHER_BLOCK', 'check_shard', 'check_record', 'check_shard_deep', 'check_split',
+           'check_weather_chunks', 'check_weather', 'check_data', 'format_report', 'check_main']
 
 # %% ../nbs/11_check.ipynb #6ad3b505
 # Published split sizes (PROTOCOL.md): typhoon sequences and WeatherBench window counts.
@@ -31,12 +34,54 @@ def check_shard(dataset: str, # a key of DATASETS
         reader = open_shard(path)
         n = reader.num_records()
         if n:
-            ex = DATASETS[dataset].decode(*decode_sequence_example(reader.read([0])[0]))
+            lay = DATASETS[dataset]
+            ex = check_finite(lay.decode(*decode_sequence_example(reader.read([0])[0])), lay.finite)
             if 'frames' in ex and len(ex['frames']): ex['frames'].decode([0])
         reader.close()
         return n, None
     except ScividError as e: return 0, str(e)
     except Exception as e: return 0, f"shard {path}: record 0 does not decode as {dataset} ({type(e).__name__}: {e})"
+
+# %% ../nbs/11_check.ipynb #2258b61b
+_BEHAVIOUR_KEYS = ((LABELS,), (ENCODED,))
+REQUIRED_KEYS = {  # dataset -> (context keys, sequence keys) every record must have (release names)
+    'flyvsfly': _BEHAVIOUR_KEYS, 'calms21': _BEHAVIOUR_KEYS,
+    'typhoon': (('key_',), ('image/infrared', *TYPHOON_FLOATS, *TYPHOON_INTS)),
+    'stir': ((*(n + a for n in STIR_POINTS.values() for a in 'xy'), 'vid_idx', 'duration'), (ENCODED,)),
+    'movi': ((), (ENCODED, 'tracks/2d', 'tracks/visibility')),
+}
+
+def check_record(dataset: str, # a key of DATASETS
+                 data: bytes, # one serialized record
+                ) -> str | None:
+    "What is wrong with one record (missing keys, undecodable, a frame or a non-finite value), or None."
+    try: context, sequence = decode_sequence_example(data)
+    except ValueError as e: return f"not a SequenceExample ({e})"
+    need_ctx, need_seq = REQUIRED_KEYS[dataset]
+    for kind, keys, have in [('context', need_ctx, context), ('sequence', need_seq, sequence)]:
+        missing = [k for k in keys if k not in have]
+        if missing: return f"lacks {kind} keys {missing}"
+    try:
+        ex = check_finite(DATASETS[dataset].decode(context, sequence), DATASETS[dataset].finite)
+        frames = ex.get('frames', ())
+        for k in range(0, len(frames), 64): frames.decode(np.arange(k, min(k + 64, len(frames))))  # bounded memory
+    except (ScividError, ValueError) as e: return str(e)
+    except Exception as e: return f"{type(e).__name__}: {e}"
+    return None
+
+def check_shard_deep(dataset: str, # a key of DATASETS
+                     path, # the shard file
+                    ) -> tuple[int, list[str]]:
+    "(number of records, problems) for one shard, reading every record; never raises on bad files."
+    try: reader = open_shard(path)
+    except ScividError as e: return 0, [str(e)]
+    n, problems = reader.num_records(), []
+    for j in range(n):
+        try: problem = check_record(dataset, reader.read([j])[0])
+        except Exception as e: problem = f"does not read ({e})"
+        if problem: problems.append(f"record {j} of shard {path}: {problem}")
+    reader.close()
+    return n, problems
 
 # %% ../nbs/11_check.ipynb #db485799
 def _row(dataset, split, path, release_shards=None) -> dict:
@@ -57,6 +102,8 @@ def _shard_files(prefix: Path) -> dict:
 def check_split(dataset: str, # a key of DATASETS
                 split: str, # a user-facing split name
                 root, # the data dir (the folder that contains `full/`)
+                deep: bool = False, # read every record (check_shard_deep), not one per shard
+                bar=None, # a tqdm bar to advance by one per shard
                ) -> dict:
     "The report row of one split of a record dataset."
     prefix = split_prefix(dataset, split, root)
@@ -73,17 +120,44 @@ def check_split(dataset: str, # a key of DATASETS
     row['missing_shards'] = sorted(set(range(n)) - {i for i, m in files if m == n})
     if row['missing_shards']:
         shown = ', '.join(map(str, row['missing_shards'][:20])) + (' ...' if len(row['missing_shards']) > 20 else '')
-        row['problems'].append(f"{len(row['missing_shards'])} of {n} shards missing: {shown}")
+        row['problems'].append(f"{len(row['missing_shards'])} of {n} shards missing: {shown} "
+                               f"(first: {shard_path(prefix, row['missing_shards'][0], n)})")
     for (i, m), path in sorted(files.items()):
-        records, problem = check_shard(dataset, path)
+        records, problems = check_shard_deep(dataset, path) if deep else check_shard(dataset, path)
         row['records'] += records
-        if problem: row['problems'].append(problem)
+        row['problems'] += problems if deep else [problems] if problems else []
+        if bar is not None: bar.update(1)
     if row['records'] == 0 and not row['problems']: row['problems'].append('the split holds no records')
     row['ok'] = not row['problems']
     return row
 
+# %% ../nbs/11_check.ipynb #d4f86723
+WEATHER_BLOCK = 64  # time steps read at once by the deep check (64 x 181 x 360 float32 = 17 MB per variable)
+
+def check_weather_chunks(ds, # the opened store (open_weatherbench)
+                         path, # its `.zarr` folder
+                         bar=None, # a tqdm bar advanced by the time steps read
+                        ) -> list[tuple[int, str]]:
+    "(time index, problem) for every missing, undecodable or non-finite chunk of every weather variable."
+    from scivid.weather_data import WEATHER_VARIABLES, chunk_files, weather_problem
+    out, T, times = [], ds.sizes['time'], ds['time'].values
+    for v in WEATHER_VARIABLES:
+        present = set(os.listdir(Path(path) / v))
+        for a in range(0, T, WEATHER_BLOCK):
+            b = min(a + WEATHER_BLOCK, T)
+            try: ok = np.isfinite(np.asarray(ds[v].isel(time=slice(a, b)).values)).all()
+            except Exception: ok = False
+            ok = ok and all(f.name in present for t in range(a, b) for f in chunk_files(path, v, t))
+            for t in ([] if ok else range(a, b)):  # a block with a problem: find its time steps
+                problem = weather_problem(ds, path, v, t)
+                if problem: out.append((t, f"{v} at {np.datetime_as_string(times[t], unit='h')} (time index {t}): {problem}"))
+            if bar is not None: bar.update(b - a)
+    return out
+
 # %% ../nbs/11_check.ipynb #50b6751e
 def check_weather(root, # the data dir (the folder that contains `full/`)
+                  deep: bool = False, # also read every chunk of every variable (check_weather_chunks)
+                  progress: bool = False, # a progress bar on stderr for the deep check
                  ) -> list[dict]:
     "One report row per WeatherBench split: store opens, variables present, window counts."
     from scivid.weather_data import WEATHER_SPLITS, WeatherWindows, open_weatherbench, store_path
@@ -99,22 +173,37 @@ def check_weather(root, # the data dir (the folder that contains `full/`)
             r['records'] = len(WeatherWindows(ds, r['split']))
             if r['records'] == 0: r['problems'].append(f"{path}: no complete 32-frame window of split {r['split']} in the store")
         except Exception as e: r['problems'].append(f"{path}: {type(e).__name__}: {e}")
-        r['ok'] = not r['problems']
+    if deep:
+        used = {r['split']: set() for r in rows}  # time indices each split's windows read
+        for r in rows:
+            try: used[r['split']] = set(WeatherWindows(ds, r['split']).frames.ravel().tolist())
+            except Exception: pass  # already reported above
+        with tqdm(total=ds.sizes['time'] * len(ds.data_vars), unit='step', desc='weather chunks', disable=not progress,
+                  file=sys.stderr) as bar: found = check_weather_chunks(ds, path, bar)
+        for t, problem in found:
+            readers = [r for r in rows if t in used[r['split']]]
+            for r in readers or rows[:1]: r['problems'].append(problem + ('' if readers else ' (no split reads it)'))
+    for r in rows: r['ok'] = not r['problems']
     return rows
 
 # %% ../nbs/11_check.ipynb #0907758a
 def check_data(root, # the data dir (the folder that contains `full/`)
+               deep: bool = False, # read every record and every weather chunk
+               progress: bool = False, # a progress bar on stderr (deep checks of the release take hours)
               ) -> list[dict]:
     "Report rows for every split of every dataset below `root`; problems are listed, never raised."
     rows = []
+    shards = sum(len(_shard_files(split_prefix(d, s, root))) for d, lay in DATASETS.items() for s in lay.splits)
+    bar = tqdm(total=shards, unit='shard', desc='records', disable=not progress, file=sys.stderr)
     for dataset, layout in DATASETS.items():
         for split in layout.splits:
-            try: rows.append(check_split(dataset, split, root))
+            try: rows.append(check_split(dataset, split, root, deep, bar))
             except Exception as e:  # a bug or an unreadable folder: still a report line
                 row = _row(dataset, split, split_prefix(dataset, split, root), layout.release_shards)
                 row['problems'].append(f"{type(e).__name__}: {e}")
                 rows.append(row)
-    return rows + check_weather(root)
+    bar.close()
+    return rows + check_weather(root, deep, progress)
 
 # %% ../nbs/11_check.ipynb #2b98b631
 def format_report(rows: list[dict], # rows of check_data
@@ -145,11 +234,17 @@ def _resolve(data_dir) -> Path:
     return root
 
 def check_main(data_dir=None, # data dir; default $SCIVID_DATA_DIR, else mini-SciVid
-               as_json: bool = False, # print the rows as JSON instead of a table
+               as_json: bool = False, # print the rows as JSON instead of a table (also for a missing data dir)
+               deep: bool = False, # read every record and every weather chunk
+               progress: bool = False, # progress bar on stderr
               ) -> int:
-    "Check the data dir, print the report; 0 if every split is ok, else 1."
-    root = _resolve(data_dir)
-    rows = check_data(root)
+    "Check the data dir, print the report; 0 if every split is ok, 1 if not, 2 (JSON) if there is no data dir."
+    try: root = _resolve(data_dir)
+    except ScividError as e:
+        if not as_json: raise
+        print(json.dumps([_row(None, None, data_dir or '') | {'problems': [str(e)]}], indent=1))
+        return 2
+    rows = check_data(root, deep, progress)
     print(json.dumps(rows, indent=1) if as_json else format_report(rows, root))
     return 0 if all(r['ok'] for r in rows) else 1
 
@@ -159,8 +254,9 @@ def _cli(argv=None) -> int:
     p = argparse.ArgumentParser(prog='python -m scivid.check', description='Check the SciVid data dir.')
     p.add_argument('--data-dir', default=None, help='data dir (default: $SCIVID_DATA_DIR, else mini-SciVid)')
     p.add_argument('--json', action='store_true', help='print the report rows as JSON')
+    p.add_argument('--deep', action='store_true', help='read every record and every weather chunk (slow)')
     args = p.parse_args(argv)
-    try: return check_main(args.data_dir, as_json=args.json)
+    try: return check_main(args.data_dir, as_json=args.json, deep=args.deep, progress=args.deep)
     except ScividError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

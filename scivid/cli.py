@@ -55,11 +55,13 @@ def train_main(args) -> int:
 # %% ../nbs/61_cli.ipynb #027b4672
 def add_check_args(p):
     p.add_argument('--data-dir', help='SciVid data folder (default: $SCIVID_DATA_DIR, else mini-SciVid)')
-    p.add_argument('--json', action='store_true', help='machine-readable report')
+    p.add_argument('--json', action='store_true', help='machine-readable report (also when the data dir is missing)')
+    p.add_argument('--deep', action='store_true', help='read every record and every weather chunk: names each '
+                   'damaged record, NaN value and missing or broken chunk (slow: see the README for the rate)')
 
 def check_cmd(args) -> int:
     from scivid.check import check_main
-    return check_main(args.data_dir, as_json=args.json)
+    return check_main(args.data_dir, as_json=args.json, deep=args.deep, progress=args.deep)
 
 def add_generate_args(p):
     p.add_argument('--out', help='folder to write mini-SciVid to (default: the cache folder)')

@@ -19,8 +19,8 @@ from .records import ShardedRecords, write_records, shard_path, glob_escape
 __all__ = ['ENCODED', 'LABELS', 'FLY_CLASSES', 'CALMS21_CLASSES', 'FLY_LABEL_COUNTS', 'CALMS21_LABEL_COUNTS', 'TYPHOON_FLOATS',
            'TYPHOON_INTS', 'STIR_POINTS', 'DATASETS', 'WEATHER_DATASET', 'encode_image', 'decode_image', 'Frames',
            'decode_behaviour', 'encode_behaviour', 'decode_typhoon', 'encode_typhoon', 'decode_stir', 'encode_stir',
-           'decode_movi', 'encode_movi', 'Layout', 'resolve_split', 'split_prefix', 'write_split', 'SplitDataset',
-           'open_split']
+           'decode_movi', 'encode_movi', 'Layout', 'resolve_split', 'split_prefix', 'write_split', 'check_finite',
+           'SplitDataset', 'open_split']
 
 # %% ../nbs/03_datasets.ipynb #8b0f93bd
 def encode_image(image: np.ndarray, # uint8 [H, W] grey or [H, W, 3] RGB
@@ -189,6 +189,7 @@ class Layout:
     encode: Callable  # decoded example dict -> (context, sequence)
     aliases: dict = field(default_factory=dict)  # other accepted split names -> user-facing name
     split_templates: dict = field(default_factory=dict)  # user split -> template, where it differs
+    finite: tuple = ()  # decoded float keys the tasks read: a NaN or inf there is an error, not a result
 
 # %% ../nbs/03_datasets.ipynb #c54528a8
 # Release layout (PROTOCOL.md): paths and names must match the public SciVid files exactly.
@@ -200,10 +201,12 @@ DATASETS = {
                       aliases={'slim_train': 'train', 'downscaled_val': 'val', 'downscaled_test': 'test'},
                       split_templates={'train': 'calms21_slim/calms21_{split}_split_ids_shuffle_scale05_downsample16'}),
     'typhoon': Layout('digital_typhoon_slim/{split}_imsize_256_max_frames_32',
-                      {s: s for s in ('train', 'val', 'test', 'train_val')}, 50, decode_typhoon, encode_typhoon),
+                      {s: s for s in ('train', 'val', 'test', 'train_val')}, 50, decode_typhoon, encode_typhoon,
+                      finite=('infrared', 'pressure')),
     'stir': Layout('stir/{split}_stir', {'valid': 'short_val', 'full': 'full_val', 'test': 'test'}, 100,
-                   decode_stir, encode_stir, aliases={'short_val': 'valid', 'full_val': 'full'}),
-    'movi': Layout('movi/train', {'train': 'train'}, 100, decode_movi, encode_movi),
+                   decode_stir, encode_stir, aliases={'short_val': 'valid', 'full_val': 'full'},
+                   finite=('start_xy', 'end_xy', 'duration')),
+    'movi': Layout('movi/train', {'train': 'train'}, 100, decode_movi, encode_movi, finite=('tracks',)),
 }
 WEATHER_DATASET = 'weatherbench'  # the zarr dataset, served by scivid.weather_data
 
@@ -241,6 +244,19 @@ def write_split(dataset: str, # a key of DATASETS
     records = [encode_sequence_example(*encode(ex)) for ex in examples]
     return write_records(prefix, records, num_shards)
 
+# %% ../nbs/03_datasets.ipynb #ac3b15d3
+def check_finite(ex: dict, # a decoded example
+                 keys: tuple, # its float keys that must hold finite values
+                ) -> dict:
+    "`ex` unchanged; ValueError naming the key and the first position of a NaN or inf."
+    for k in keys:
+        bad = ~np.isfinite(np.asarray(ex[k]))
+        if bad.any():
+            first = ', '.join(str(int(j)) for j in np.argwhere(bad)[0])
+            raise ValueError(f"{k} holds {int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} "
+                             f"(NaN or inf), first at {k}[{first}]")
+    return ex
+
 # %% ../nbs/03_datasets.ipynb #d7b31d4d
 class SplitDataset(Sequence):
     "The decoded examples of one split of a record dataset."
@@ -249,13 +265,13 @@ class SplitDataset(Sequence):
                  records: ShardedRecords, # the split's shards
                 ):
         self.dataset, self.split, self.records = dataset, split, records
-        self._decode = DATASETS[dataset].decode
+        self._decode, self._finite = DATASETS[dataset].decode, DATASETS[dataset].finite
     def __len__(self): return len(self.records)
     def __repr__(self): return f"SplitDataset({self.dataset} {self.split}: {len(self)} examples)"
 
     def __getitem__(self, i: int) -> dict:
         data = self.records[i]
-        try: return self._decode(*decode_sequence_example(data))
+        try: return check_finite(self._decode(*decode_sequence_example(data)), self._finite)
         except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
             path, j = self.records.locate(i)
             raise ScividError(f"record {j} of shard {path} is not a valid {self.dataset} example "

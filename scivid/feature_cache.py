@@ -120,18 +120,31 @@ def _open_arrays(path: Path, write: bool = False) -> dict:
     return {name: ts.open(_spec(path, name), read=True, write=write).result() for name in names}
 
 # %% ../nbs/25_feature_cache.ipynb #f013e362
+def _count(bad) -> str: return f"{int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} (NaN or inf)"
+
 def stored_item(example: dict, # the example (its clips, `VIDEO_KEYS`, are dropped)
                 feats: dict, # {'features': [C, T, N, D], 'grid_features': [C, T, h, w, D]}
                 dtype: str, # storage dtype of the features
+                where: str = 'an example', # which example, for messages: 'example 3 (view 0)'
+                with_features: bool = False, # store `features` even when it is the grid reshaped (the store has it)
                ) -> dict:
-    "What the cache stores for one example."
+    "What the cache stores for one example; ScividError for a NaN or inf anywhere in it."
     item = {k: np.asarray(v) for k, v in example.items() if k not in VIDEO_KEYS}
     grid = feats['grid_features']
+    for k, a in [('grid_features', grid), ('features', feats['features'])]:
+        if not np.isfinite(a).all():
+            video = np.asarray(example.get('video', 0.0), np.float32)
+            raise ScividError(f"features of {where} hold {_count(~np.isfinite(a))}; its video holds "
+                              f"{_count(~np.isfinite(video)) if not np.isfinite(video).all() else 'none'}: "
+                              "fix the data (scivid data check --deep) or the backbone")
+    for k, a in item.items():
+        if a.dtype.kind == 'f' and not np.isfinite(a).all():
+            raise ScividError(f"{where}: {k!r} holds {_count(~np.isfinite(a))}; fix the data (scivid data check --deep)")
     if np.dtype(dtype) == np.float16 and np.abs(grid).max() > np.finfo(np.float16).max:
         raise ScividError(f"features reach {np.abs(grid).max():.3g}, beyond float16's range (65504): "
                           "cache them as float32 (cache_dtype / dtype='float32')")
     item['grid_features'] = grid.astype(dtype)
-    if not np.array_equal(feats['features'], grid.reshape(feats['features'].shape)):
+    if with_features or not np.array_equal(feats['features'], grid.reshape(feats['features'].shape)):
         item['features'] = feats['features'].astype(dtype)
     return item
 
@@ -198,6 +211,10 @@ def _compute(backbone, batch: list[dict]) -> list[dict]:
 
 def _write(arrays: dict, v: int, i: int, item: dict, shared: tuple = (), first: bool = True) -> None:
     "Write one example's arrays (`shared` ones into their one copy, by its `first` computed view), then mark it done."
+    absent = [name for name in arrays if name != 'done' and name not in item]
+    if absent:  # an unwritten chunk reads as zeros: never let it stand for this example's values
+        raise ScividError(f"example {i} (view {v}) lacks {absent}, which the cache stores for the first example; "
+                          "all examples must have the same keys")
     for name, a in item.items():
         if name not in arrays or tuple(arrays[name].shape[2:]) != a.shape:
             raise ScividError(f"example {i} (view {v}) has {name!r} of shape {a.shape}, unlike the first example "
@@ -251,7 +268,8 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
             for pairs, batch in loads:  # the next batch decodes while this one is encoded
                 for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
                     if last_step: f = {k: a[:, -1:] for k, a in f.items()}
-                    item = stored_item(ex, f, dtype)
+                    item = stored_item(ex, f, dtype, f'example {i} (view {v})',
+                                       with_features=arrays is not None and 'features' in arrays)
                     if arrays is None:
                         T, t = np.shape(ex['video' if 'video' in ex else 'frames'])[1], f['grid_features'].shape[1]
                         arrays = create_store(path, identity, item, shared, T if t != T and not last_step else None)

@@ -79,7 +79,8 @@ def find_shards(prefix, # split prefix
     missing = sorted(set(range(n)) - have)
     if missing or len(have) != n:
         shown = ', '.join(map(str, missing[:10])) + (' ...' if len(missing) > 10 else '')
-        raise ScividError(f"{prefix}: {len(missing)} of {n} shards missing (numbers {shown}); download them again")
+        first = f", e.g. {shard_path(prefix, missing[0], n).name}" if missing else ''
+        raise ScividError(f"{prefix}: {len(missing)} of {n} shards missing (numbers {shown}){first}; download them again")
     return [shard_path(prefix, i, n) for i in range(n)]
 
 # %% ../nbs/02_records.ipynb #7b7ba4f7

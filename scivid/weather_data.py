@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_weather_data.ipynb #fbaf32ef
 from __future__ import annotations
-import dataclasses, os, shutil, tempfile
+import dataclasses, itertools, json, os, shutil, tempfile
 from collections.abc import Sequence
 from pathlib import Path
 import numpy as np
@@ -16,7 +16,7 @@ from .core import ScividError, check_choice
 __all__ = ['WEATHER_STORE', 'WEATHER_VARIABLES', 'WEATHER_DIMS', 'WEATHER_MEANS', 'WEATHER_STDS', 'WEATHER_RESIDUAL_STDS',
            'WEATHER_INPUT_FRAMES', 'WEATHER_TARGET_FRAMES', 'WEATHER_FRAME_INTERVAL', 'WEATHER_SPLITS', 'WindowRule',
            'window_span', 'window_start_times', 'time_step', 'weather_window_frames', 'weather_windows', 'area_weights',
-           'store_path', 'write_weatherbench', 'open_weatherbench', 'WeatherWindows']
+           'store_path', 'write_weatherbench', 'open_weatherbench', 'chunk_files', 'weather_problem', 'WeatherWindows']
 
 # %% ../nbs/04_weather_data.ipynb #25a6abdb
 WEATHER_STORE = 'weatherbench/weatherbench2_3variable_dataset.zarr'  # below `<data dir>/full/`
@@ -139,6 +139,15 @@ def write_weatherbench(root, # the data dir (the folder that contains `full/`)
     return path
 
 # %% ../nbs/04_weather_data.ipynb #4be26a96
+def _check_variable_folders(path: Path) -> None:
+    "ScividError when a weather variable listed in the store's metadata has no folder (tensorstore reads it as NaN)."
+    try: listed = json.loads((path / '.zmetadata').read_text())['metadata']
+    except (OSError, ValueError, KeyError): return  # not consolidated: opening names what is missing
+    for v in WEATHER_VARIABLES:
+        if f'{v}/.zarray' in listed and not (path / v / '.zarray').is_file():
+            raise ScividError(f"weather store {path}: variable {v} is listed but its folder {path / v} is missing "
+                              "or incomplete; download the store again")
+
 def open_weatherbench(root, # the data dir (containing `full/`), or the `.zarr` store itself
                      ) -> xr.Dataset: # lazy dataset with WEATHER_VARIABLES on WEATHER_DIMS
     "Open the WeatherBench 2 store lazily through xarray_tensorstore."
@@ -146,10 +155,43 @@ def open_weatherbench(root, # the data dir (containing `full/`), or the `.zarr` 
     if not path.is_dir():
         raise ScividError(f'no weather store at {path} (expected <data dir>/full/{WEATHER_STORE}); download the '
                           'SciVid release into $SCIVID_DATA_DIR, or give no data dir to use mini-SciVid')
+    _check_variable_folders(path)
     ds = xarray_tensorstore.open_zarr(str(path))
     ds = ds.rename({k: v for k, v in {'lat': 'latitude', 'lon': 'longitude'}.items() if k in ds.dims})
     _check_weather_dataset(ds, f'weather store {path}')
     return ds[list(WEATHER_VARIABLES)].transpose(*WEATHER_DIMS)
+
+# %% ../nbs/04_weather_data.ipynb #7ad1f737
+def chunk_files(store, # the `.zarr` store folder
+                variable: str, # one of WEATHER_VARIABLES
+                t: int, # time index
+               ) -> list[Path]:
+    "The chunk files of `variable` that hold time index `t` (zarr v2; [] for other layouts)."
+    folder = Path(store) / variable
+    try: meta = json.loads((folder / '.zarray').read_text())
+    except (OSError, ValueError): return []
+    try: dims = json.loads((folder / '.zattrs').read_text())['_ARRAY_DIMENSIONS']
+    except (OSError, ValueError, KeyError): dims = list(WEATHER_DIMS)
+    blocks = [range(-(-n // c)) for n, c in zip(meta['shape'], meta['chunks'])]  # chunk numbers per dim
+    k = dims.index('time')
+    blocks[k] = [t // meta['chunks'][k]]
+    sep = meta.get('dimension_separator', '.')
+    return [folder / sep.join(map(str, key)) for key in itertools.product(*blocks)]
+
+def weather_problem(ds: xr.Dataset, # the opened store
+                    store, # its `.zarr` folder (None: unknown, files are not named)
+                    variable: str, # one of WEATHER_VARIABLES
+                    t: int, # time index
+                   ) -> str | None:
+    "What is wrong with `variable` at time index `t` (a missing, undecodable or non-finite chunk), or None."
+    files = chunk_files(store, variable, t) if store else []
+    missing = [f for f in files if not f.is_file()]
+    if missing: return f"chunk file {missing[0]} is missing"
+    where = f"chunk file {files[0]}" if len(files) == 1 else f"one of the chunk files {files[0]}, ..." if files else "its data"
+    try: a = np.asarray(ds[variable].isel(time=t).values)
+    except Exception as e: return f"{where} does not decode ({str(e)[:200]})"
+    bad = int((~np.isfinite(a)).sum())
+    return f"{where} holds {bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf)" if bad else None
 
 # %% ../nbs/04_weather_data.ipynb #b51ff347
 class WeatherWindows(Sequence):
@@ -172,7 +214,21 @@ class WeatherWindows(Sequence):
     def __getitem__(self, i: int) -> dict:
         if not -len(self) <= i < len(self):
             raise IndexError(f'window {i} out of range for {len(self)} {self.split} windows')
-        sub = xarray_tensorstore.read(self.ds.isel(time=self.frames[i]))
-        x = np.stack([np.asarray(sub[v].values, np.float32) for v in WEATHER_VARIABLES], -1)  # [32, LAT, LON, 3]
+        try:
+            sub = xarray_tensorstore.read(self.ds.isel(time=self.frames[i]))
+            x = np.stack([np.asarray(sub[v].values, np.float32) for v in WEATHER_VARIABLES], -1)  # [32, LAT, LON, 3]
+        except (ValueError, RuntimeError, OSError) as e: raise self._damaged(i, e) from None
+        if not np.isfinite(x).all(): raise self._damaged(i, None)
         if self._flip: x = x[:, ::-1]
         return {'inputs': x[:WEATHER_INPUT_FRAMES], 'targets': x[WEATHER_INPUT_FRAMES:], 'time': self.times[i]}
+
+    def _damaged(self, i: int, error) -> ScividError:
+        "The error of window `i`, which holds a non-finite value or did not read: the variable, time and chunk file."
+        for t in self.frames[i]:
+            for v in WEATHER_VARIABLES:
+                problem = weather_problem(self.ds, self.store, v, int(t))
+                if problem:
+                    when = np.datetime_as_string(self.ds['time'].values[t], unit='h')
+                    return ScividError(f"weather store {self.store or '(in memory)'}: {v} at {when} (time index {t}): "
+                                       f"{problem}; download the store again (scivid data check --deep lists all damage)")
+        return ScividError(f"weather store {self.store or '(in memory)'}: window {i} of {self.split} does not read ({error})")

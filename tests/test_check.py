@@ -103,3 +103,14 @@ def test_check_reports_missing_dataset_folder(tmp_path):
     assert code == 1 and rows['movi', 'train']['ok'] and rows['movi', 'train']['records'] == 2
     fly = rows['flyvsfly', 'train']
     assert not fly['ok'] and fly['problems'][0].startswith(f"missing folder {tmp_path / 'full' / 'fly_vs_fly'}")
+
+
+def test_json_even_without_a_data_dir(tmp_path):
+    "`--json` always prints JSON: a missing data dir is one row naming it (exit 2), not a bare stderr line."
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(repo), os.environ.get('PYTHONPATH', '')])}
+    r = subprocess.run([sys.executable, '-m', 'scivid.check', '--data-dir', str(tmp_path / 'nowhere'), '--json', '--deep'],
+                       capture_output=True, text=True, timeout=300, cwd=repo, env=env)
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    rows = json.loads(r.stdout)
+    assert len(rows) == 1 and rows[0]['ok'] is False and str(tmp_path / 'nowhere') in rows[0]['problems'][0], rows
