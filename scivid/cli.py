@@ -5,12 +5,12 @@
 # %% ../nbs/61_cli.ipynb #8a10e2f8
 from __future__ import annotations
 import argparse, logging, sys
-from .core import ScividError
+from .core import ScividError, os_error_message
 from .trainer import PEAK_LR, EVAL_EVERY
 
 # %% auto #0
 __all__ = ['COMMANDS', 'add_train_args', 'train_main', 'add_check_args', 'check_cmd', 'add_generate_args', 'generate_cmd',
-           'add_extract_args', 'extract_cmd', 'add_suite_args', 'suite_cmd', 'make_parser', 'main']
+           'add_extract_args', 'extract_cmd', 'add_suite_args', 'suite_cmd', 'make_parser', 'quiet_libraries', 'main']
 
 # %% ../nbs/61_cli.ipynb #cdf786ec
 def _csv(text: str) -> tuple:
@@ -38,12 +38,11 @@ def add_train_args(p: argparse.ArgumentParser):
                    help="storage of cached features (default: the run's, float16)")
 
 def train_main(args) -> int:
-    "Run `scivid train` and print the headline table."
+    "Run `scivid train` and print the headline table (RunConfig and `run` check the arguments)."
     from scivid.run import RunConfig, run
     from scivid.results import headline_table
     import pandas as pd
-    out = args.out or f"runs/{args.task}-{args.backbone.replace('/', '_')}"
-    result = run(RunConfig(task=args.task, backbone=args.backbone, data_dir=args.data_dir, out_dir=out,
+    result = run(RunConfig(task=args.task, backbone=args.backbone, data_dir=args.data_dir, out_dir=args.out,
                            examples=args.examples, batch_size=args.batch_size, seed=args.seed, splits=args.splits,
                            readouts=args.readouts, lr=args.lr, eval_every=args.eval_every, views=args.views,
                            cache=args.cache, **({'cache_dtype': args.cache_dtype} if args.cache_dtype else {})))
@@ -109,13 +108,35 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 # %% ../nbs/61_cli.ipynb #81851b13
+def _not_an_os_error(record: logging.LogRecord) -> bool:
+    "False for a log record that reports an OS error, in its text or its traceback (the one-line error says it)."
+    told = [Exception(record.getMessage()), record.exc_info[1] if record.exc_info else None]
+    return all(os_error_message(e) is None for e in told if e is not None)
+
+def _unraisable(u):
+    "sys.unraisablehook, less what orbax's writer threads print after a failed write (the error line says it)."
+    if isinstance(u.exc_value, RuntimeError) and 'Event loop is closed' in str(u.exc_value): return
+    sys.__unraisablehook__(u)
+
+def quiet_libraries():
+    "Library logs that would repeat what the one-line error says, or say it twice."
+    # huggingface_hub prints its retry warnings itself; through the root logger (which a library configures) again
+    logging.getLogger('huggingface_hub').propagate = False
+    # orbax logs a failed checkpoint write (disk full) from its threads, with tracebacks; the error line says it
+    logging.getLogger('absl').addFilter(_not_an_os_error)  # (once: the same filter is not added twice)
+    sys.unraisablehook = _unraisable  # ... and tens of "Event loop is closed" tracebacks
+
 def main(argv: list | None = None) -> int:
-    "The `scivid` command: run a command; user mistakes print one line and exit 2."
+    "The `scivid` command: run a command; user mistakes and OS errors (disk full, ...) print one line and exit 2."
     args = make_parser().parse_args(argv)
-    # huggingface_hub logs every retry of an unreachable hub; the one-line error below says it all
-    logging.getLogger('huggingface_hub').setLevel(logging.ERROR)
+    quiet_libraries()
     try:
         return args.run(args)
     except ScividError as e:
         print(f'scivid: error: {e}', file=sys.stderr)
+        return 2
+    except Exception as e:
+        if (msg := os_error_message(e)) is None: raise
+        sys.unraisablehook = lambda u: None  # orbax's unfinished writes, collected at exit, add nothing
+        print(f'scivid: error: {msg}', file=sys.stderr)
         return 2

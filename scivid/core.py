@@ -4,12 +4,12 @@
 
 # %% ../nbs/00_core.ipynb #341db228
 from __future__ import annotations
-import os, tempfile, json
+import contextlib, errno, os, re, tempfile, json
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['RELEASE_DATA_DIR', 'ScividError', 'check_choice', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
-           'env_data_dir', 'cache_dir']
+__all__ = ['OS_ERROR_FIXES', 'RELEASE_DATA_DIR', 'ScividError', 'check_choice', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_write_json', 'os_error_of', 'os_error_message', 'os_errors_as_scivid', 'env_data_dir', 'cache_dir']
 
 # %% ../nbs/00_core.ipynb #3ef40596
 class ScividError(Exception):
@@ -37,8 +37,10 @@ def atomic_write_bytes(path, # destination file
     try:
         with os.fdopen(fd, 'wb') as f: f.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None:  # write() names no file (a full disk): name it
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
     return path
 
@@ -49,6 +51,47 @@ def atomic_write_text(path, text: str) -> Path:
 def atomic_write_json(path, obj) -> Path:
     "Write `obj` as indented JSON to `path` atomically."
     return atomic_write_text(path, json.dumps(obj, indent=1) + '\n')
+
+# %% ../nbs/00_core.ipynb #93cbb0ff
+_WRITE_ELSEWHERE = 'give --out (and $SCIVID_CACHE_DIR, where feature caches go) on a disk you can write to'
+OS_ERROR_FIXES = {  # errno -> what it means and how to fix it
+    errno.ENOSPC: f'the disk is full: free space there, or {_WRITE_ELSEWHERE}',
+    errno.EDQUOT: f'the disk quota is used up: free space there, or {_WRITE_ELSEWHERE}',
+    errno.EFBIG: f'a file size limit was hit (ulimit -f): raise it, or {_WRITE_ELSEWHERE}',
+    errno.EROFS: f'the file system is read-only: {_WRITE_ELSEWHERE}',
+    errno.EACCES: f'permission denied: fix the permissions, or {_WRITE_ELSEWHERE}',
+    errno.EPERM: f'operation not permitted: fix the permissions, or {_WRITE_ELSEWHERE}',
+}
+
+def os_error_of(e: BaseException, # any exception
+               ) -> tuple | None:
+    "(errno, path) of the OS error behind `e`: an OSError in its cause/context chain, or one tensorstore reports as text."
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in OS_ERROR_FIXES: return e.errno, e.filename
+        code = re.search(r"os_error_code='?(\d+)", str(e))  # tensorstore: ... Failed writing: "PATH": ... [os_error_code='28']
+        if code and int(code[1]) in OS_ERROR_FIXES:
+            path = re.search(r'Failed \w+: "([^"]+)"', str(e)) or re.search(r'"(/[^"]+)"', str(e))
+            return int(code[1]), path[1] if path else None
+        e = e.__cause__ or e.__context__
+    return None
+
+def os_error_message(e: BaseException) -> str | None:
+    "One line for the OS error behind `e` (what, which path, the fix), or None if there is none."
+    if (found := os_error_of(e)) is None: return None
+    code, path = found
+    return (f"{os.strerror(code)}: {path or '(the path was not reported)'}; {OS_ERROR_FIXES[code]}. Then rerun the "
+            "same command: what was complete is kept and the run resumes")
+
+@contextlib.contextmanager
+def os_errors_as_scivid():
+    "Turn an OS error (disk full, read-only, permission denied) raised in the body into a one-line ScividError."
+    try: yield
+    except ScividError: raise
+    except Exception as e:
+        if (msg := os_error_message(e)) is None: raise
+        raise ScividError(msg) from e
 
 # %% ../nbs/00_core.ipynb #465885cd
 RELEASE_DATA_DIR = '~/data/scivid'  # the release's default root; paths below it start with `full/`

@@ -4,7 +4,8 @@
 
 # %% ../nbs/22_hf_backbones.ipynb #78c00bf8
 from __future__ import annotations
-import json, os
+import json, os, socket
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,9 +18,9 @@ from .core import ScividError, atomic_write_json
 from .backbones import frame_indices
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PROCESSOR_FILES', 'HF_FAMILIES', 'TINY_MODELS', 'processor_settings',
-           'resize_frames', 'HFFamily', 'save_tiny_model', 'hf_load', 'read_processor', 'weights_fingerprint',
-           'HFBackbone', 'tokens_to_grid', 'load_hf_backbone']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PROCESSOR_FILES', 'HF_FAMILIES', 'TINY_MODELS', 'PROXY_VARS', 'processor_settings',
+           'resize_frames', 'HFFamily', 'save_tiny_model', 'hub_unreachable', 'hf_load', 'read_processor',
+           'weights_fingerprint', 'HFBackbone', 'tokens_to_grid', 'load_hf_backbone']
 
 # %% ../nbs/22_hf_backbones.ipynb #27d3867f
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -155,17 +156,30 @@ def _offline(offline: bool | None) -> bool:
     if offline is not None: return offline
     return os.environ.get('HF_HUB_OFFLINE', '').lower() in ('1', 'true', 'yes', 'on')
 
+PROXY_VARS = ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy')
+
+def hub_unreachable(timeout: float = 3.0, # seconds to wait for the connection
+                   ) -> str | None:
+    "Why the Hugging Face hub cannot be reached (one connection attempt, no retries), or None if it can."
+    from huggingface_hub import constants
+    if any(os.environ.get(v) for v in PROXY_VARS): return None  # only the proxy knows; let the client try
+    url = urlsplit(constants.ENDPOINT)
+    try: socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)), timeout).close()
+    except OSError as e: return f'{url.scheme}://{url.netloc} is unreachable: {e.strerror or e}'
+    return None
+
 def hf_load(fn: Callable, # a from_pretrained-like function
             source: str, # hub model id or local directory
             what: str, # what is loaded (for the message), e.g. 'config'
             offline: bool | None = None, # only use local files (default: $HF_HUB_OFFLINE)
             name: str | None = None, # the name the user gave, when it is not `source` (a registry name)
+            unreachable: str | None = None, # why the hub was not asked (`hub_unreachable`), for the message
             **kwargs, # passed to `fn`
            ):
     "`fn(source, ...)`; a missing model becomes a `ScividError` with the fix."
     try: return fn(source, local_files_only=_offline(offline), **kwargs)
     except (OSError, ValueError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = unreachable or (str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
         asked = f'{name!r} (Hugging Face id {source!r})' if name and name != source else repr(source)
         raise ScividError(
             f"could not load the {what} of backbone {asked}: it is not a local model directory and could not be "
@@ -263,7 +277,10 @@ def load_hf_backbone(source: str, # hub model id or local directory (save_pretra
                     ) -> HFBackbone:
     "A frozen `transformers` backbone with the preprocessing of its checkpoint."
     source = str(source)
-    config = hf_load(transformers.AutoConfig.from_pretrained, source, 'config', offline, name)
+    local = _offline(offline) or Path(source).is_dir()
+    unreachable = None if local else hub_unreachable()
+    offline = local or unreachable is not None  # an unreachable hub: the local cache only, no retries
+    config = hf_load(transformers.AutoConfig.from_pretrained, source, 'config', offline, name, unreachable)
     family = HF_FAMILIES.get(config.model_type)
     if family is None:
         raise ScividError(f"backbone {source!r} has model_type {config.model_type!r}, which scivid cannot run; "
@@ -272,7 +289,7 @@ def load_hf_backbone(source: str, # hub model id or local directory (save_pretra
     if num_frames and not family.any_frames:
         raise ScividError(f"num_frames={num_frames}: {config.model_type} models only take the frame count they were "
                           f"trained with ({geo['num_frames'] or 'one frame at a time'}); leave num_frames unset")
-    model = hf_load(family.load, source, 'weights', offline, name, dtype=getattr(torch, dtype)).eval()
+    model = hf_load(family.load, source, 'weights', offline, name, unreachable, dtype=getattr(torch, dtype)).eval()
     model.requires_grad_(False)
     weights = weights_fingerprint(model)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/34_results.ipynb #926b4d9e
 from __future__ import annotations
-import json, io
+import json, io, math
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib
@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 from .core import atomic_write_json, atomic_write_text, atomic_write_bytes
 
 # %% auto #0
-__all__ = ['RESULT_KEYS', 'metric_records', 'write_results', 'read_results', 'headline_table', 'plot_history', 'save_figures']
+__all__ = ['RESULT_KEYS', 'metric_records', 'results_csv', 'strict_records', 'write_results', 'sync_results', 'read_results',
+           'headline_table', 'plot_history', 'save_figures']
 
 # %% ../nbs/34_results.ipynb #2b3a337c
 RESULT_KEYS = ('task', 'backbone', 'readout', 'split', 'metric', 'value', 'step', 'seed', 'views')
@@ -25,18 +26,38 @@ def metric_records(metrics: dict, # {metric: value}
             for metric, value in metrics.items()]
 
 # %% ../nbs/34_results.ipynb #bb100471
+def results_csv(records: list) -> str:
+    "The text of metrics.csv for `records`."
+    return pd.DataFrame(records, columns=list(RESULT_KEYS)).to_csv(index=False)
+
+def strict_records(records: list) -> list:
+    "`records` with every value that is not a finite number as None (JSON null), so that JSON has no bare NaN."
+    finite = lambda v: v is not None and math.isfinite(v)
+    return [r | {'value': r['value'] if finite(r['value']) else None} for r in records]
+
 def write_results(out_dir, # run folder
                   records: list, # result records
                  ) -> Path:
-    "Write `records` to OUT/metrics.json and OUT/metrics.csv atomically; returns the JSON path."
+    "Write `records` to OUT/metrics.json, then OUT/metrics.csv made from it, each atomically; returns the JSON path."
+    out, records = Path(out_dir), strict_records(records)
+    path = atomic_write_json(out / 'metrics.json', records)
+    atomic_write_text(out / 'metrics.csv', results_csv(records))
+    return path
+
+def sync_results(out_dir) -> bool:
+    "Remake OUT/metrics.csv from OUT/metrics.json where they differ (a kill between the writes); True if it did."
     out = Path(out_dir)
-    atomic_write_text(out / 'metrics.csv', pd.DataFrame(records, columns=list(RESULT_KEYS)).to_csv(index=False))
-    return atomic_write_json(out / 'metrics.json', records)
+    if not (out / 'metrics.json').exists(): return False
+    text = results_csv(json.loads((out / 'metrics.json').read_text()))
+    if (out / 'metrics.csv').exists() and (out / 'metrics.csv').read_text() == text: return False
+    atomic_write_text(out / 'metrics.csv', text)
+    return True
 
 def read_results(path) -> pd.DataFrame:
-    "Result records from a metrics.json / .csv / .parquet file, or a run folder."
+    "Result records from a metrics.json / .csv / .parquet file, or a run folder (a run's CSV is read from its JSON)."
     path = Path(path)
     if path.is_dir(): path = path / 'metrics.json'
+    if path.name == 'metrics.csv' and path.with_name('metrics.json').exists(): path = path.with_name('metrics.json')
     if path.suffix == '.json': return pd.DataFrame(json.loads(path.read_text()), columns=list(RESULT_KEYS))
     return pd.read_parquet(path) if path.suffix == '.parquet' else pd.read_csv(path)
 

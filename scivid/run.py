@@ -4,43 +4,73 @@
 
 # %% ../nbs/60_run.ipynb #022ea6d6
 from __future__ import annotations
-import hashlib, json, math, os
+import contextlib, fcntl, hashlib, json, math, os
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
 from flax import nnx
 from . import __version__
-from .core import check_choice, atomic_write_json
+from .core import ScividError, check_choice, atomic_write_json, os_errors_as_scivid
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
 from .clips import VIDEO_KEYS, with_video
 from .mini import resolve_data_dir, is_mini_scivid
-from .zoo import load_backbone
+from .zoo import load_backbone, backbone_identity
 from .task import Task, Evaluation, Examples, stack_examples, visited_pairs, HELDOUT, EXAMPLES_VERSION
 from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, FEATURE_KEYS, fit, evaluate,
                             batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
-from .results import metric_records, write_results, plot_history, save_figures
+from .results import metric_records, write_results, sync_results, plot_history, save_figures
 from .tasks import get_task
 
 # %% auto #0
-__all__ = ['VIEW_CAP', 'BLIND', 'RunConfig', 'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'epochs',
-           'cached_views', 'reused_views', 'BackboneSide', 'CachedExamples', 'split_table', 'feature_shapes',
-           'BlindExamples', 'blind_readout', 'blind_predictor', 'train_readouts', 'readout_predictors',
-           'evaluate_split', 'run_records', 'RunResult', 'final_log_rows', 'run', 'run_figures']
+__all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'RunConfig', 'split_records', 'split_examples',
+           'data_files', 'data_fingerprint', 'epochs', 'cached_views', 'reused_views', 'BackboneSide', 'CachedExamples',
+           'split_table', 'feature_shapes', 'BlindExamples', 'blind_readout', 'blind_predictor', 'train_readouts',
+           'readout_predictors', 'evaluate_split', 'run_records', 'check_out_dir', 'run_data_fingerprint',
+           'run_identity', 'identity_differences', 'refuse_other_run', 'run_lock', 'run_folder', 'RunResult',
+           'final_log_rows', 'run', 'run_in_folder', 'run_figures']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
+def _whole(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+def _words(v) -> tuple | None:
+    "A comma-separated string or a list of strings as a tuple of words (None if it is neither)."
+    if isinstance(v, str): return tuple(w.strip() for w in v.split(',') if w.strip())
+    if isinstance(v, (list, tuple)) and all(isinstance(w, str) for w in v): return tuple(v)
+    return None
+
+RUN_FIELD_RULES = {  # field -> (is the value allowed?, what is allowed): one place for the CLI and the notebook
+    'task': (lambda v: isinstance(v, str) and v != '', 'a task name, e.g. flyvsfly'),
+    'backbone': (lambda v: isinstance(v, str) and v != '', 'a registry name, hub model id or model folder'),
+    'data_dir': (lambda v: v is None or isinstance(v, (str, os.PathLike)), 'a folder, or None for the default'),
+    'out_dir': (lambda v: v is None or (isinstance(v, (str, os.PathLike)) and str(v) != ''), 'a folder, or None'),
+    'examples': (lambda v: v is None or (_whole(v) and v >= 0), "a whole number >= 0 (0: controls only), or None"),
+    'batch_size': (lambda v: v is None or (_whole(v) and v > 0), "a whole number > 0, or None for the task's"),
+    'seed': (lambda v: _whole(v) and v >= 0, 'a whole number >= 0'),
+    'splits': (lambda v: _words(v) is not None, "split names, e.g. 'val,test'"),
+    'readouts': (lambda v: _words(v) is not None, "readout names, e.g. 'attention,linear'"),
+    'lr': (lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 < v < math.inf,
+           'a number > 0'),
+    'warmup_steps': (lambda v: v is None or (_whole(v) and v >= 0), 'a whole number >= 0, or None'),
+    'eval_every': (lambda v: _whole(v) and v > 0, 'a whole number of steps > 0'),
+    'views': (lambda v: v is None or (_whole(v) and v > 0), 'a whole number > 0, or None'),
+    'cache': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
+    'cache_dtype': (lambda v: v in ('float16', 'float32'), "'float16' or 'float32'"),
+    'progress': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
+}
+
 @dataclass(frozen=True)
 class RunConfig:
-    "Everything that defines a run."
+    "Everything that defines a run; invalid values are refused (one line) when it is made."
     task: str = 'flyvsfly'  # task name (scivid.tasks.TASKS)
     backbone: str = 'resize'  # registry name, hub model id or local model folder
     data_dir: str | None = None  # SciVid data folder; None: $SCIVID_DATA_DIR, else mini-SciVid
-    out_dir: str = 'runs/flyvsfly-resize'  # run folder
+    out_dir: str | None = None  # run folder (None: runs/TASK-BACKBONE)
     examples: int | None = None  # training examples seen per readout (0: evaluate controls only; None: the task's)
     batch_size: int | None = None  # None: the task's protocol batch size
     seed: int = 0
-    splits: tuple = ()  # evaluated splits (empty: the task's)
-    readouts: tuple = ()  # trained readouts (empty: all of the task's, and `blind`)
+    splits: tuple = ()  # evaluated splits (empty: the task's); a comma-separated string is split
+    readouts: tuple = ()  # trained readouts (empty: all of the task's, and `blind`); a string is split too
     lr: float = PEAK_LR
     warmup_steps: int | None = None  # None: the protocol's 1000 (a tenth of a budget under 10,000 steps)
     eval_every: int = EVAL_EVERY  # steps between minival evaluations
@@ -48,6 +78,18 @@ class RunConfig:
     cache: bool = True  # train and evaluate from cached frozen features
     cache_dtype: str = 'float16'  # how cached features are stored ('float32': exactly as computed)
     progress: bool = True  # progress bars
+
+    def __post_init__(self):
+        for name, (ok, allowed) in RUN_FIELD_RULES.items():
+            value = getattr(self, name)
+            if not ok(value):
+                flag = '--out' if name == 'out_dir' else f"--{name.replace('_', '-')}"
+                raise ScividError(f"{name}={value!r} is not allowed: give {allowed} ({flag} on the command line, "
+                                  f"-p {name} for the train notebook)")
+        for name in ('splits', 'readouts'): object.__setattr__(self, name, _words(getattr(self, name)))
+        if self.out_dir is None:
+            object.__setattr__(self, 'out_dir', f"runs/{self.task}-{self.backbone.replace('/', '_')}")
+
 
 # %% ../nbs/60_run.ipynb #b3946924
 def split_records(task: Task, root: Path, split: str, training: bool):
@@ -199,6 +241,77 @@ def run_records(ev: Evaluation, config: RunConfig, steps: int,
                                     step=0 if name in ev.task.controls else steps, seed=config.seed,
                                     views=0 if name in ev.task.controls else views)]
 
+# %% ../nbs/60_run.ipynb #b2a37c3e
+def check_out_dir(out_dir) -> Path:
+    "The run folder as a Path, refused (one line) if it is a file or cannot be written; nothing is created."
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ScividError(f"--out {out} is a file, not a folder; give a folder for the run (new, or a run's to resume it)")
+    there = next(p for p in [out, *out.absolute().parents] if p.exists())  # the folder, or where it would be made
+    if not there.is_dir() or not os.access(there, os.W_OK | os.X_OK):
+        raise ScividError(f"run folder {out} cannot be written ({there} is read-only or not writable by this user); "
+                          "give an --out you can write to")
+    return out
+
+def run_data_fingerprint(task: Task, root: Path, config: RunConfig) -> str:
+    "Fingerprint of every file a run reads: its path under `root`, size and modification time."
+    reads = [(task.train_split, True), (task.eval_splits[0], False)] if config.examples > 0 else []
+    files = {str(f) for split, training in reads + [(s, False) for s in config.splits or task.splits]
+             for f in data_files(split_records(task, root, split, training))}
+    stats = [(os.path.relpath(Path(f).resolve(), Path(root).resolve()), os.stat(f).st_size, os.stat(f).st_mtime_ns)
+             for f in sorted(files)]
+    return hashlib.sha1(json.dumps(sorted(stats)).encode()).hexdigest()[:12]
+
+NOT_IDENTITY = ('data_dir', 'out_dir', 'progress', 'backbone')  # where things are, how it shows; `backbone_id` names the model
+
+def run_identity(config: RunConfig, # resolved (`_resolved`)
+                 backbone_id: str, # `backbone_identity` of its backbone
+                 data: str, # `run_data_fingerprint` of its data
+                ) -> dict:
+    "What config.json holds: the configuration, the backbone's identity and the data's fingerprint (JSON values)."
+    return json.loads(json.dumps(asdict(config) | {'backbone_id': backbone_id, 'data': data}))
+
+def identity_differences(saved: dict, wanted: dict) -> list:
+    "'field saved -> wanted' for each field of the run's identity that differs."
+    return [f"{k} {saved.get(k, '(not recorded)')!r} -> {v!r}" for k, v in wanted.items()
+            if k not in NOT_IDENTITY and saved.get(k) != v]
+
+# %% ../nbs/60_run.ipynb #e59da4c6
+RUN_LOCK = '.lock'  # in a run folder: locked (flock) by the process working in it; holds its pid
+
+def refuse_other_run(out: Path, identity: dict):
+    "Refuse (one line, writing nothing) if `out` holds a run of another identity."
+    saved = out / 'config.json'
+    if not saved.exists(): return
+    try: diff = identity_differences(json.loads(saved.read_text()), identity)
+    except ValueError: diff = ['config.json unreadable']
+    if diff:
+        raise ScividError(f"run folder {out} holds another run ({'; '.join(diff)}); give a new --out for this run, "
+                          "or rerun with that folder's settings to resume it")
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    "Hold `out`'s lock while the body runs; refuse (one line) if another process holds it."
+    with open(out / RUN_LOCK, 'a+') as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise ScividError(f"run folder {out} is in use by another scivid process (pid {f.read().strip() or '?'}); "
+                              "wait for it to end, or give another --out") from None
+        f.seek(0); f.truncate(); f.write(f'{os.getpid()}\n'); f.flush()
+        yield
+
+@contextlib.contextmanager
+def run_folder(out: Path, identity: dict):
+    "The run folder of `identity`, locked for the body; refused before anything is written if it holds another run."
+    refuse_other_run(out, identity)
+    out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):
+        refuse_other_run(out, identity)  # another process may have started a run here meanwhile
+        atomic_write_json(out / 'config.json', identity)
+        sync_results(out)  # a run killed between its two results files left an old CSV
+        yield out
+
 # %% ../nbs/60_run.ipynb #8391e639
 @dataclass
 class RunResult:
@@ -216,6 +329,9 @@ def _resolved(config: RunConfig, task: Task) -> RunConfig:
     for r in config.readouts: check_choice(f'readout of {task.name}', r, [*task.readouts, BLIND])
     examples = task.examples if config.examples is None else config.examples
     batch_size = task.batch_size if config.batch_size is None else config.batch_size
+    if 0 < examples < batch_size:
+        raise ScividError(f"examples={examples} is less than one batch (batch_size={batch_size}): training would take "
+                          f"0 steps and report untrained readouts; give at least {batch_size}, or 0 for the controls only")
     warmup = warmup_steps(examples // batch_size) if config.warmup_steps is None else config.warmup_steps
     return replace(config, examples=examples, batch_size=batch_size, warmup_steps=warmup,
                    readouts=config.readouts or (*task.readouts, BLIND))
@@ -227,12 +343,19 @@ def final_log_rows(task: Task, evaluations: dict, steps: int, readouts) -> dict:
             for name in readouts}
 
 def run(config: RunConfig) -> RunResult:
-    "Train and evaluate `config.task` on `config.backbone`; write the run folder."
-    task = get_task(config.task)
-    config, backbone = _resolved(config, task), load_backbone(config.backbone)
-    root, out = resolve_data_dir(config.data_dir), Path(config.out_dir)
-    task = task.for_data(mini=is_mini_scivid(root))
-    atomic_write_json(out / 'config.json', asdict(config))
+    "Train and evaluate `config.task` on `config.backbone` in its run folder, all checked before anything is written."
+    with os_errors_as_scivid():
+        task = get_task(config.task)
+        config = _resolved(config, task)
+        out, root = check_out_dir(config.out_dir), resolve_data_dir(config.data_dir)
+        task = task.for_data(mini=is_mini_scivid(root))
+        backbone = load_backbone(config.backbone)
+        identity = run_identity(config, backbone_identity(config.backbone, backbone),
+                                run_data_fingerprint(task, root, config))
+        with run_folder(out, identity): return run_in_folder(task, backbone, root, config, out)
+
+def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path) -> RunResult:
+    "The run itself: train, evaluate, write records, log and figures into `out` (checked and locked by `run`)."
     models, histories, views = {}, {}, 0
     if config.examples > 0:
         train = split_table(task, backbone, root, task.train_split, True, config)

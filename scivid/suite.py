@@ -23,7 +23,7 @@ __all__ = ['SUITE_OUT', 'DONE', 'PARAMS', 'KEEP_ON_REDO', 'STORE_COLUMNS', 'find
 SUITE_OUT = 'runs/suite'  # default suite folder
 DONE = 'done'  # completion marker, written atomically after a successful run
 PARAMS = 'suite.json'  # papermill parameters a run folder was made with
-KEEP_ON_REDO = ('checkpoints',)  # what a redone run keeps: the trainer resumes from its checkpoints
+KEEP_ON_REDO = ('checkpoints', 'config.json')  # what a redone run keeps: the checkpoints it resumes from, and what they were made with
 
 # %% ../nbs/62_suite.ipynb #5b6de4c0
 def find_train_notebook(path=None, # an explicit notebook (e.g. from --notebook)

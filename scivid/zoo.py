@@ -4,14 +4,14 @@
 
 # %% ../nbs/21_zoo.ipynb #4eef3187
 from __future__ import annotations
-import json
+import difflib, hashlib, json, re
 from pathlib import Path
 from .core import ScividError, check_choice
 from .backbones import ResizeBackbone, FlowBackbone
 from .hf_backbones import load_hf_backbone
 
 # %% auto #0
-__all__ = ['BACKBONES', 'load_resize', 'load_flow', 'load_backbone']
+__all__ = ['BACKBONES', 'HUB_ID', 'load_resize', 'load_flow', 'unknown_backbone', 'load_backbone', 'backbone_identity']
 
 # %% ../nbs/21_zoo.ipynb #29d7b6d6
 def load_resize(source=None, # unused (the baseline has no checkpoint)
@@ -55,6 +55,15 @@ BACKBONES = {  # registry name -> (loader, default Hugging Face model id)
 def _looks_like_path(spec: str) -> bool:
     return spec.startswith(('/', '.', '~')) or spec.count('/') > 1 or '\\' in spec
 
+HUB_ID = re.compile(r'[\w.-]+/[\w.-]+')  # a Hugging Face model id: org/name
+
+def unknown_backbone(spec: str) -> ScividError:
+    "The error for a name that is no registry entry, folder or hub id: the registry and the closest name."
+    close = difflib.get_close_matches(spec, BACKBONES, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ''
+    return ScividError(f"unknown backbone {spec!r}: {hint}give a registry name ({', '.join(sorted(BACKBONES))}), "
+                       "a Hugging Face id (org/name) or a folder written by save_pretrained")
+
 def load_backbone(spec: str, # registry name, Hugging Face model id, or local model directory
                   **options, # loader options: device, batch_size, num_frames, dtype, offline
                  ):
@@ -72,4 +81,13 @@ def load_backbone(spec: str, # registry name, Hugging Face model id, or local mo
     if _looks_like_path(spec):
         raise ScividError(f"backbone {spec!r}: no such directory; give a folder written by save_pretrained, "
                           f"a Hugging Face model id, or one of: {', '.join(sorted(BACKBONES))}")
+    if not HUB_ID.fullmatch(spec): raise unknown_backbone(spec)
     return load_hf_backbone(spec, name=spec, **options)
+
+def backbone_identity(spec: str, # what the backbone was loaded by
+                      backbone, # the loaded backbone
+                     ) -> str:
+    "What names a backbone's features: its registry name, else a hash of its weights and preprocessing (`describe()`)."
+    if spec in BACKBONES: return spec
+    desc = {k: v for k, v in backbone.describe().items() if k != 'name'}
+    return 'sha1:' + hashlib.sha1(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:12]
