@@ -11,7 +11,7 @@ from .core import ScividError, env_data_dir
 from .records import SHARD_PATTERN, glob_escape, open_shard, shard_path
 from .protobuf import decode_sequence_example
 from .datasets import DATASETS, WEATHER_DATASET, ENCODED, LABELS, STIR_POINTS, TYPHOON_FLOATS, TYPHOON_INTS, split_prefix, check_finite
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: a saved notebook shows their final state
 
 # %% auto #0
 __all__ = ['RELEASE_RECORDS', 'REQUIRED_KEYS', 'WEATHER_BLOCK', 'check_shard', 'check_record', 'check_shard_deep', 'check_split',

@@ -4,12 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #341db228
 from __future__ import annotations
-import contextlib, errno, os, re, tempfile, json
+import contextlib, errno, os, re, sys, tempfile, json
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['OS_ERROR_FIXES', 'RELEASE_DATA_DIR', 'ScividError', 'check_choice', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'os_error_of', 'os_error_message', 'os_errors_as_scivid', 'env_data_dir', 'cache_dir']
+           'atomic_write_json', 'os_error_of', 'os_error_message', 'os_errors_as_scivid', 'env_data_dir', 'cache_dir',
+           'phase']
 
 # %% ../nbs/00_core.ipynb #3ef40596
 class ScividError(Exception):
@@ -104,3 +105,13 @@ def env_data_dir() -> Path | None:
 def cache_dir() -> Path:
     "Folder for generated data and caches: `$SCIVID_CACHE_DIR` or `~/.cache/scivid`."
     return Path(os.environ.get('SCIVID_CACHE_DIR', '~/.cache/scivid')).expanduser()
+
+# %% ../nbs/00_core.ipynb #67a5e43b
+def phase(text: str, # what starts now, e.g. 'training attention: 300 steps of 32'
+          show: bool = True, # False: say nothing (a run with progress off)
+         ) -> None:
+    "Announce a long step: on stdout, and from a notebook kernel also on the terminal that started it."
+    if not show: return
+    print(text, flush=True)
+    in_kernel = type(sys.stdout).__module__.startswith('ipykernel')  # a notebook's cell output, not a terminal
+    if in_kernel and sys.__stderr__ is not None: print(text, file=sys.__stderr__, flush=True)  # papermill's terminal

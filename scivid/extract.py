@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import av
 import xarray as xr
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError
 from .backbones import embed
 from .zoo import load_backbone

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import tensorstore as ts
-from tqdm.auto import tqdm
-from .core import ScividError, cache_dir
+from tqdm import tqdm  # text bars: a saved notebook shows their final state
+from .core import ScividError, cache_dir, phase
 from .backbones import native_features, per_frame
 from .clips import VIDEO_KEYS, concat_clips
 from .task import prefetch
@@ -252,6 +252,7 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                   shared: tuple = (), # example keys equal in every view (e.g. all of a clip's tracks): stored once
                   last_step: bool = False, # store only the last time step (all its readouts read)
                   only: set | None = None, # (view, example) pairs to compute (None: all); the table reads only those
+                  label: str | None = None, # what the progress line and bar call it, e.g. 'flyvsfly train features'
                  ) -> FeatureTable:
     "Features of every (example, view), computed once and stored at `path`; returns the table."
     path, n = Path(path), len(examples)
@@ -261,7 +262,9 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
         done = arrays['done'].read().result() if arrays is not None else np.zeros((views, n), bool)
         wanted = sorted(only) if only is not None else [(v, i) for v in range(views) for i in range(n)]
         todo = [(v, i) for v, i in wanted if not done[v, i]]
-        with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=f'features {path.name}',
+        label = label or f'features {path.name}'
+        if todo: phase(f'caching {label}: {len(todo):,} clips', progress)
+        with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=label, unit='clip',
                                                        disable=not progress or not todo) as bar:
             chunks = (todo[s:s + batch_size] for s in range(0, len(todo), batch_size))
             loads = prefetch((pairs, list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))) for pairs in chunks)

@@ -8,8 +8,8 @@ import fcntl, json, os, shutil, tempfile, time
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from tqdm.auto import tqdm
-from .core import ScividError, atomic_write_json, cache_dir, env_data_dir
+from tqdm import tqdm  # text bars: a saved notebook shows their final state
+from .core import ScividError, atomic_write_json, cache_dir, env_data_dir, phase
 from .synth_behaviour import write_mini_flyvsfly, write_mini_calms21
 from .synth_typhoon import write_mini_typhoon
 from .synth_weather import write_mini_weatherbench
@@ -107,6 +107,7 @@ def mini_scivid_dir(seed: int = 0, # generation seed
         if is_mini_scivid(root): return root  # another process made it while we waited
         if root.exists():
             raise ScividError(f"{root} is an incomplete mini-SciVid (no {MANIFEST}); delete the folder to regenerate it")
+        phase(f'generating mini-SciVid in {root} (about a minute, once per machine)')
         return generate_mini_scivid(root, seed)
 
 # %% ../nbs/10_mini.ipynb #24a18332

@@ -10,25 +10,25 @@ from pathlib import Path
 import numpy as np
 from flax import nnx
 from . import __version__
-from .core import ScividError, check_choice, atomic_write_json, os_errors_as_scivid
+from .core import ScividError, check_choice, atomic_write_json, os_errors_as_scivid, phase
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
 from .clips import VIDEO_KEYS, with_video
 from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone, backbone_identity
 from .task import Task, Evaluation, Examples, stack_examples, visited_pairs, HELDOUT, EXAMPLES_VERSION
-from .trainer import (TrainConfig, PEAK_LR, EVAL_EVERY, MINIVAL_EXAMPLES, FEATURE_KEYS, fit, evaluate,
+from .trainer import (TrainConfig, PEAK_LR, eval_every_steps, MINIVAL_EXAMPLES, FEATURE_KEYS, fit, evaluate,
                             batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
 from .results import metric_records, write_results, sync_results, plot_history, save_figures
 from .tasks import get_task
 
 # %% auto #0
-__all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'RunConfig', 'split_records', 'split_examples',
-           'data_files', 'data_fingerprint', 'epochs', 'cached_views', 'reused_views', 'BackboneSide', 'CachedExamples',
-           'split_table', 'feature_shapes', 'BlindExamples', 'blind_readout', 'blind_predictor', 'train_readouts',
-           'readout_predictors', 'evaluate_split', 'run_records', 'check_out_dir', 'run_data_fingerprint',
-           'run_identity', 'identity_differences', 'refuse_other_run', 'run_lock', 'run_folder', 'RunResult',
-           'final_log_rows', 'run', 'run_in_folder', 'run_figures']
+__all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'RunConfig', 'split_records',
+           'split_examples', 'data_files', 'data_fingerprint', 'epochs', 'cached_views', 'reused_views', 'BackboneSide',
+           'CachedExamples', 'split_table', 'feature_shapes', 'BlindExamples', 'blind_readout', 'blind_predictor',
+           'train_readouts', 'readout_predictors', 'evaluate_split', 'run_records', 'check_out_dir',
+           'run_data_fingerprint', 'run_identity', 'identity_differences', 'refuse_other_run', 'run_lock', 'run_folder',
+           'RunResult', 'final_log_rows', 'run', 'run_in_folder', 'run_figures', 'run_summary']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
 def _whole(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
@@ -52,7 +52,7 @@ RUN_FIELD_RULES = {  # field -> (is the value allowed?, what is allowed): one pl
     'lr': (lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 < v < math.inf,
            'a number > 0'),
     'warmup_steps': (lambda v: v is None or (_whole(v) and v >= 0), 'a whole number >= 0, or None'),
-    'eval_every': (lambda v: _whole(v) and v > 0, 'a whole number of steps > 0'),
+    'eval_every': (lambda v: v is None or (_whole(v) and v > 0), 'a whole number of steps > 0, or None'),
     'views': (lambda v: v is None or (_whole(v) and v > 0), 'a whole number > 0, or None'),
     'cache': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
     'cache_dtype': (lambda v: v in ('float16', 'float32'), "'float16' or 'float32'"),
@@ -73,7 +73,7 @@ class RunConfig:
     readouts: tuple = ()  # trained readouts (empty: all of the task's, and `blind`); a string is split too
     lr: float = PEAK_LR
     warmup_steps: int | None = None  # None: the protocol's 1000 (a tenth of a budget under 10,000 steps)
-    eval_every: int = EVAL_EVERY  # steps between minival evaluations
+    eval_every: int | None = None  # steps between minival evaluations (None: the protocol's 1000, a tenth of a shorter budget)
     views: int | None = None  # cached views of continuously augmented examples (None: one per epoch, at most VIEW_CAP)
     cache: bool = True  # train and evaluate from cached frozen features
     cache_dtype: str = 'float16'  # how cached features are stored ('float32': exactly as computed)
@@ -166,7 +166,7 @@ def split_table(task: Task, backbone, root: Path, split: str, training: bool, co
         only = {(examples.slot(i, v) % views, i) for i, v in pairs}
     table = feature_table(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
                           progress=config.progress, shared=task.shared_keys if training else (),
-                          last_step=task.last_step_only, only=only)
+                          last_step=task.last_step_only, only=only, label=f'{task.name} {split} features')
     return CachedExamples(table, examples) if training else table
 
 def feature_shapes(backbone, table) -> dict:
@@ -214,8 +214,9 @@ def train_readouts(task: Task, backbone, train, val, config: RunConfig, out: Pat
         make = blind_readout(task) if blind else task.readouts[name]
         tr, va = (BlindExamples(train, shapes), BlindExamples(val, shapes)) if blind else (train, val)
         models[name] = make(shapes, nnx.Rngs(config.seed))
+        phase(f'training {name}: {train_config.steps:,} steps of {config.batch_size}', config.progress)
         histories[name] = fit(task, models[name], backbone, tr, va, train_config, out / 'checkpoints' / name,
-                              progress=config.progress, val_split=task.eval_splits[0])
+                              progress=config.progress, val_split=task.eval_splits[0], label=f'train {name}')
     return models, histories
 
 def readout_predictors(task: Task, models: dict) -> dict:
@@ -333,7 +334,8 @@ def _resolved(config: RunConfig, task: Task) -> RunConfig:
         raise ScividError(f"examples={examples} is less than one batch (batch_size={batch_size}): training would take "
                           f"0 steps and report untrained readouts; give at least {batch_size}, or 0 for the controls only")
     warmup = warmup_steps(examples // batch_size) if config.warmup_steps is None else config.warmup_steps
-    return replace(config, examples=examples, batch_size=batch_size, warmup_steps=warmup,
+    every = eval_every_steps(examples // batch_size) if config.eval_every is None else config.eval_every
+    return replace(config, examples=examples, batch_size=batch_size, warmup_steps=warmup, eval_every=every,
                    readouts=config.readouts or (*task.readouts, BLIND))
 
 def final_log_rows(task: Task, evaluations: dict, steps: int, readouts) -> dict:
@@ -384,3 +386,30 @@ def run_figures(task: Task, evaluations: dict, histories: dict) -> dict:
         for split, ev in evaluations.items():
             figures |= {f'{split}_{name}': fig for name, fig in task.plots(ev).items()}
     return figures
+
+# %% ../nbs/60_run.ipynb #4e89c685
+BLIND_ABOUT = "the first readout trained identically on zero features: what it learns without the video"
+
+def run_summary(result: RunResult) -> str:
+    "The end-of-run text: headline and direction, readouts and baselines per split, what each baseline is, where files are."
+    task, config, out = next(iter(result.evaluations.values())).task, result.config, Path(result.out_dir)
+    about = {BLIND: BLIND_ABOUT} | task.controls_about
+    splits = [s for s in task.splits if s in result.evaluations]
+    rows = [r for r in result.records if r['metric'] == task.headline]
+    value = {(r['readout'], r['split']): r['value'] for r in rows}
+    trained = [n for n in dict.fromkeys(r['readout'] for r in rows) if n not in about]
+    names = trained + [n for n in about if any(k[0] == n for k in value)]  # readouts first, then baselines
+    width = max(len(n) for n in names) + 2
+    lines = [f"{task.name}, backbone {config.backbone}: {config.examples:,} training examples at batch {config.batch_size}",
+             f"{task.headline}: {task.headline_about}; {'higher' if task.higher_is_better else 'lower'} is better",
+             ' ' * width + ''.join(f'{s:>12}' for s in splits)]
+    for n in names:
+        cells = ''.join(f"{value[(n, s)]:>12.4f}" if (n, s) in value else f"{'':>12}" for s in splits)
+        lines.append(f'{n:<{width}}{cells}' + (f'   {about[n]}' if n in about else ''))
+    if any(n == BLIND for n in names):
+        lines.append(f"a trained readout shows that the backbone's features help when it beats {BLIND}")
+    if config.examples:
+        lines.append(f"minival (training log): the first {MINIVAL_EXAMPLES:,} {task.eval_splits[0]} examples, "
+                     f"evaluated every {config.eval_every} step{'s' * (config.eval_every > 1)}")
+    lines.append(f"run folder: {out} (metrics.json, metrics.csv, training_log.json); figures: {out / 'figures'}")
+    return '\n'.join(lines)

@@ -8,16 +8,15 @@ import argparse, contextlib, json, os, re, shutil, sys, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: a saved notebook shows their final state
 import scivid
 from .core import ScividError, check_choice, atomic_write_json, atomic_write_bytes, env_data_dir
 from .results import RESULT_KEYS, read_results
-from .trainer import EVAL_EVERY
 
 # %% auto #0
 __all__ = ['SUITE_OUT', 'DONE', 'PARAMS', 'KEEP_ON_REDO', 'STORE_COLUMNS', 'find_train_notebook', 'SuiteConfig', 'SuiteRun',
            'plan_runs', 'run_parameters', 'data_kind', 'run_status', 'clear_partial', 'execute_run', 'collect_results',
-           'write_store', 'read_store', 'SuiteResult', 'run_suite', 'add_suite_args', 'suite_cmd']
+           'write_store', 'read_store', 'SuiteResult', 'run_suite', 'suite_cmd']
 
 # %% ../nbs/62_suite.ipynb #21ee15fa
 SUITE_OUT = 'runs/suite'  # default suite folder
@@ -48,7 +47,7 @@ class SuiteConfig:
     examples: int | None = None  # training examples per readout (None: the protocol's per task)
     batch_size: int | None = None  # None: the protocol's per task
     splits: tuple = ()  # evaluated splits (empty: each task's); tasks evaluate those they have
-    eval_every: int = EVAL_EVERY  # steps between minival evaluations
+    eval_every: int | None = None  # steps between minival evaluations (None: the run's default)
     cache: bool = True  # train and evaluate from cached frozen features
     out: str = SUITE_OUT  # suite folder: one subfolder per run, plus the results store
     notebook: str | None = None  # train notebook (None: nbs/train.ipynb of the checkout)
@@ -250,35 +249,11 @@ def run_suite(config: SuiteConfig, progress: bool = True,
     result.store = write_store(result.results, out)
     return result
 
-# %% ../nbs/62_suite.ipynb #eb7aee9c
-def _words(text: str) -> tuple:
-    "Comma-separated words as a tuple ('' -> ())."
-    return tuple(w for w in text.split(',') if w)
-
-def add_suite_args(p: argparse.ArgumentParser):
-    "Options of `scivid suite` (the fields of SuiteConfig)."
-    p.add_argument('--backbones', type=_words, default=('resize',), help='comma-separated backbones (default: resize)')
-    p.add_argument('--tasks', type=_words, default=('all',), help='comma-separated tasks, or all (default)')
-    p.add_argument('--readouts', type=_words, default=('all',),
-                   help="readout settings: all (one run training all of a task's readouts; default), "
-                        "each (one run per readout), or names such as linear or attention+linear")
-    p.add_argument('--seeds', type=lambda s: tuple(map(int, _words(s))), default=(0,), help='e.g. 0,1,2')
-    p.add_argument('--data-dir', help='SciVid data folder (default: $SCIVID_DATA_DIR, else mini-SciVid)')
-    p.add_argument('--examples', type=int, help="training examples per readout (default: the protocol's)")
-    p.add_argument('--batch-size', type=int, help="default: the protocol's (32; 16 for weatherbench)")
-    p.add_argument('--splits', type=_words, default=(), help="evaluated splits (default: each task's)")
-    p.add_argument('--eval-every', type=int, default=EVAL_EVERY, help='steps between minival evaluations')
-    p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly')
-    p.add_argument('--out', default=SUITE_OUT, help=f'suite folder (default: {SUITE_OUT})')
-    p.add_argument('--notebook', help='train notebook (default: nbs/train.ipynb of the checkout)')
-    p.add_argument('--kernel', default='python3', help='Jupyter kernel (default: python3)')
-    p.add_argument('--dry-run', action='store_true', help='list the runs and their state, run nothing')
-
 # %% ../nbs/62_suite.ipynb #90dd9131
 def suite_cmd(args) -> int:
     "Run `scivid suite`; exit code 1 if any run failed."
     fields = SuiteConfig.__dataclass_fields__
-    config = SuiteConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    config = SuiteConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})  # None: the default
     result = run_suite(config, dry_run=args.dry_run)
     if args.dry_run:
         todo = [r.name for r in plan_runs(config) if r.name not in result.skipped]

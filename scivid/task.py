@@ -51,6 +51,9 @@ class Task:
     sample: Callable | None = None  # (example, rng) -> example: the readout-side draws of a training example
     shared_keys: tuple = ()  # training-example keys equal in every window or view (a cache stores them once)
     last_step_only: bool = False  # its readouts read only the features' last time step (a cache stores that one)
+    headline_about: str = ''  # what the headline measures, with its unit (summaries say it)
+    higher_is_better: bool = True  # the headline's direction
+    controls_about: dict = field(default_factory=dict)  # control name -> what it predicts (summaries say it)
 
     @property
     def splits(self) -> tuple:

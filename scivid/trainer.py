@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, jax, jax.numpy as jnp, optax
 from flax import nnx
 import orbax.checkpoint as ocp
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError, atomic_write_json
 from .backbones import embed
 from .clips import VIDEO_KEYS, clip_video
@@ -18,9 +18,10 @@ from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL
 
 # %% auto #0
 __all__ = ['PEAK_LR', 'END_LR', 'WARMUP_STEPS', 'MINIVAL_EXAMPLES', 'EVAL_EVERY', 'FULL_VAL_EVERY', 'FEATURE_KEYS',
-           'warmup_steps', 'TrainConfig', 'make_schedule', 'make_optimizer', 'batch_features', 'readout_inputs',
-           'make_train_step', 'make_predict', 'data_mesh', 'place', 'check_split', 'readout_predictor',
-           'control_predictor', 'evaluate', 'save_checkpoint', 'restore_checkpoint', 'headline_metrics', 'fit']
+           'warmup_steps', 'eval_every_steps', 'TrainConfig', 'make_schedule', 'make_optimizer', 'batch_features',
+           'readout_inputs', 'make_train_step', 'make_predict', 'data_mesh', 'place', 'check_split',
+           'readout_predictor', 'control_predictor', 'evaluate', 'save_checkpoint', 'restore_checkpoint',
+           'headline_metrics', 'fit']
 
 # %% ../nbs/33_trainer.ipynb #df961f6d
 PEAK_LR = 3e-4  # AdamW peak learning rate
@@ -35,6 +36,11 @@ def warmup_steps(steps: int, # the training budget in steps
                 ) -> int:
     "The protocol's 1000 warm-up steps; a demo budget under 10,000 steps warms up for a tenth of it."
     return max(1, min(WARMUP_STEPS, steps // 10))
+
+def eval_every_steps(steps: int, # the training budget in steps
+                    ) -> int:
+    "The protocol's 1000 steps between minival evaluations; a demo budget under 10,000 steps evaluates every tenth."
+    return max(1, min(EVAL_EVERY, steps // 10))
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -226,6 +232,7 @@ def fit(task: Task, model, # the readout (an nnx.Module), trained in place
         config: TrainConfig, ckpt_dir=None, # checkpoint folder (None: no checkpoints)
         progress: bool = True,
         val_split: str = 'val', # name of the validation split in the history's keys
+        label: str | None = None, # the progress bar's label (default: 'train TASK')
        ) -> list:
     "Train `model` on `train_table`; returns the history rows (step, loss, lr, validation metrics)."
     steps, warmup = config.steps, config.warmup_steps
@@ -237,7 +244,7 @@ def fit(task: Task, model, # the readout (an nnx.Module), trained in place
     train_step, schedule = make_train_step(task), make_schedule(steps, config.lr, warmup)
     batches = train_batches(train_table, config.batch_size, config.seed, start)
     model.train()
-    for step in tqdm(range(start, steps), desc=f'train {task.name}', initial=start, total=steps, disable=not progress):
+    for step in tqdm(range(start, steps), desc=label or f'train {task.name}', initial=start, total=steps, disable=not progress):
         batch = next(batches)
         feats, clips = batch_features(backbone, batch)
         loss = float(train_step(model, optimizer, *place((feats, readout_inputs(batch, clips)), mesh, split=True)))

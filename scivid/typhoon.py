@@ -176,6 +176,10 @@ def typhoon_task(frame_size: int | None = TYPHOON_FRAME_SIZE, # frame size given
                 loss=typhoon_loss, predict=typhoon_predict, score=typhoon_score, reduce=typhoon_reduce,
                 controls={'control': typhoon_mean_control, 'persistence': typhoon_persistence},
                 headline='rmse', weight_decay=1e-4, grad_clip=TYPHOON_GRAD_CLIP, plots=typhoon_plots,
-                mini_readouts=TYPHOON_MINI_READOUTS, windows=TYPHOON_MAX_START_FRAME + 1)
+                mini_readouts=TYPHOON_MINI_READOUTS, windows=TYPHOON_MAX_START_FRAME + 1,
+                headline_about='RMSE of the forecast central pressure in hPa, mean over lead steps 0, 1, 2, 5 and 11',
+                higher_is_better=False,
+                controls_about={'control': 'the fixed per-step mean pressure of the protocol train set',
+                                'persistence': 'the last observed pressure, repeated (it sees the input sequence)'})
 
 TYPHOON = typhoon_task()

@@ -179,4 +179,6 @@ WEATHERBENCH = Task(
     loss=weather_loss, predict=_identity, score=weather_score, reduce=weather_reduce,
     controls={'persistence': weather_persistence}, headline='wrmse/Z500', weight_decay=1e-4, grad_clip=WEATHER_GRAD_CLIP,
     plots=weather_plots, examples=WEATHER_EXAMPLES, batch_size=WEATHER_BATCH,
-    mini_readouts={'dpt': dpt_readout(**WEATHER_DPT_MINI)}, last_step_only=True)
+    mini_readouts={'dpt': dpt_readout(**WEATHER_DPT_MINI)}, last_step_only=True,
+    headline_about='area-weighted RMSE of 500 hPa geopotential in m^2/s^2, mean over the 16 lead steps (12 h apart)',
+    higher_is_better=False, controls_about={'persistence': 'the last input frame, repeated for every lead step'})

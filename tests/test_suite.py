@@ -21,7 +21,8 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from scivid.suite import SuiteConfig, run_suite, read_store, suite_cmd, add_suite_args, DONE, PARAMS
+from scivid.cli import add_suite_args
+from scivid.suite import SuiteConfig, run_suite, read_store, suite_cmd, DONE, PARAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs'
