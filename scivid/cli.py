@@ -116,7 +116,7 @@ def list_cmd(args) -> int:
     from scivid.zoo import BACKBONES
     print('tasks:')
     for name, task in TASKS.items():
-        print(f"  {name:<14}{task.headline}: {task.headline_about}; {'higher' if task.higher_is_better else 'lower'} is better")
+        print(f'  {name:<14}{task.headline_line}')
     print('backbones (--backbone also takes any Hugging Face model id or a local model folder):')
     for name, (kind, hub) in BACKBONES.items():
         print(f'  {name:<22}{hub or "(built in, no weights)"}')

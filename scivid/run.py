@@ -388,12 +388,12 @@ def run_figures(task: Task, evaluations: dict, histories: dict) -> dict:
     return figures
 
 # %% ../nbs/60_run.ipynb #4e89c685
-BLIND_ABOUT = "the first readout trained identically on zero features: what it learns without the video"
+BLIND_ABOUT = "the {readout} readout trained identically on zero features: what it learns without the video"
 
 def run_summary(result: RunResult) -> str:
     "The end-of-run text: headline and direction, readouts and baselines per split, what each baseline is, where files are."
     task, config, out = next(iter(result.evaluations.values())).task, result.config, Path(result.out_dir)
-    about = {BLIND: BLIND_ABOUT} | task.controls_about
+    about = {BLIND: BLIND_ABOUT.format(readout=next(iter(task.readouts)))} | task.controls_about
     splits = [s for s in task.splits if s in result.evaluations]
     rows = [r for r in result.records if r['metric'] == task.headline]
     value = {(r['readout'], r['split']): r['value'] for r in rows}
@@ -401,7 +401,7 @@ def run_summary(result: RunResult) -> str:
     names = trained + [n for n in about if any(k[0] == n for k in value)]  # readouts first, then baselines
     width = max(len(n) for n in names) + 2
     lines = [f"{task.name}, backbone {config.backbone}: {config.examples:,} training examples at batch {config.batch_size}",
-             f"{task.headline}: {task.headline_about}; {'higher' if task.higher_is_better else 'lower'} is better",
+             task.headline_line,
              ' ' * width + ''.join(f'{s:>12}' for s in splits)]
     for n in names:
         cells = ''.join(f"{value[(n, s)]:>12.4f}" if (n, s) in value else f"{'':>12}" for s in splits)

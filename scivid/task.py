@@ -61,6 +61,11 @@ class Task:
         return self.eval_splits + ((HELDOUT,) if self.holdout else ())
 
     @property
+    def headline_line(self) -> str:
+        "The headline metric in words: what it measures, its unit, its direction."
+        return f"{self.headline}: {self.headline_about}; {'higher' if self.higher_is_better else 'lower'} is better"
+
+    @property
     def train_source(self) -> str:
         "Dataset the training split is read from."
         return self.train_dataset or self.dataset

@@ -19,7 +19,7 @@ class SlowExamples:
     def __len__(self): return self.n
     def example(self, i, view=0):
         if i >= self.slow_from and self.delay:
-            if self.signal: Path(self.signal).touch()  # with batch_size=1, examples < slow_from are written and done
+            if self.signal: Path(self.signal).touch()  # the builder is mid-build (examples < slow_from were loaded)
             time.sleep(self.delay)
         rng = np.random.default_rng([i, view])
         return {'video': np.full((2, 4, 32, 32, 3), i / self.n, np.float32) + rng.random((1, 4, 1, 1, 1), np.float32) * 0.1,
@@ -56,6 +56,19 @@ def wait_for(signal, proc, timeout=120):
         time.sleep(0.05)
 
 
+def wait_done(path, k, proc, timeout=120):
+    "Wait until the builder has marked `k` examples done (it loads examples ahead of what it has written)."
+    from scivid.feature_cache import _open_arrays
+    t0 = time.time()
+    while True:
+        try:
+            if _open_arrays(path)['done'].read().result().any(0).sum() >= k: return
+        except (FileNotFoundError, KeyError, ValueError): pass  # the store is not made yet
+        assert proc.poll() is None, f'builder died early: {proc.stderr.read()[-2000:]}'
+        assert time.time() - t0 < timeout, f'builder never marked {k} examples done'
+        time.sleep(0.05)
+
+
 def assert_features_equal(table, examples):
     "Every cached example equals the backbone run on the fly (the independent computation)."
     assert len(table) == len(examples)
@@ -83,7 +96,8 @@ def test_killed_builder_is_resumed(tmp_path):
     path, sig = tmp_path / 'c.zarr', tmp_path / 'mid-build'
     builder = start_builder(path, n=8, delay=60, slow_from=3, signal=sig)
     try:
-        wait_for(sig, builder)  # examples 0..2 are written and done; example 3 sleeps
+        wait_for(sig, builder)  # example 3 is loading (it sleeps) ...
+        wait_done(path, 3, builder)  # ... and examples 0..2, loaded before it, are written and done
         os.kill(builder.pid, signal.SIGKILL)
         builder.wait(timeout=30)
     finally: builder.kill()
@@ -113,4 +127,4 @@ def test_two_concurrent_train_runs_share_the_cache(tmp_path, mini_root):
     values = [{(r['readout'], r['split'], r['metric']): r['value'] for r in m} for m in metrics]
     assert values[0] and values[0] == values[1]
     # whichever started second found the train cache being built (it waited) or built (it read): never both computing
-    assert sum('features flyvsfly-train' in err for err in errs) == 1, [e[-500:] for e in errs]
+    assert sum('flyvsfly train features' in err for err in errs) == 1, [e[-500:] for e in errs]
