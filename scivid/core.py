@@ -113,5 +113,5 @@ def phase(text: str, # what starts now, e.g. 'training attention: 300 steps of 3
     "Announce a long step: on stdout, and from a notebook kernel also on the terminal that started it."
     if not show: return
     print(text, flush=True)
-    in_kernel = type(sys.stdout).__module__.startswith('ipykernel')  # a notebook's cell output, not a terminal
-    if in_kernel and sys.__stderr__ is not None: print(text, file=sys.__stderr__, flush=True)  # papermill's terminal
+    if type(sys.stderr).__module__.startswith('ipykernel'):  # a notebook kernel: its fileno is the terminal's stderr
+        with contextlib.suppress(OSError, ValueError): os.write(sys.stderr.fileno(), f'{text}\n'.encode())
