@@ -110,8 +110,8 @@ def cache_dir() -> Path:
 def phase(text: str, # what starts now, e.g. 'training attention: 300 steps of 32'
           show: bool = True, # False: say nothing (a run with progress off)
          ) -> None:
-    "Announce a long step: on stdout, and from a notebook kernel also on the terminal that started it."
+    "Announce a long step on stderr, beside the progress bars; from a notebook kernel also on its terminal."
     if not show: return
-    print(text, flush=True)
+    print(text, file=sys.stderr, flush=True)
     if type(sys.stderr).__module__.startswith('ipykernel'):  # a notebook kernel: its fileno is the terminal's stderr
         with contextlib.suppress(OSError, ValueError): os.write(sys.stderr.fileno(), f'{text}\n'.encode())

@@ -19,7 +19,8 @@ def cli(capfd, *argv):
 def one_line(err: str) -> str:
     "The one error line of `err`, and that it is the only line (progress bars, redrawn after '\\r', aside)."
     shown = [line.split('\r')[-1].strip() for line in err.split('\n')]  # what a terminal shows of each line
-    lines = [line for line in shown if line and not re.search(r'\d+%\|.*\|', line)]  # progress bars aside
+    progress = r'\d+%\|.*\||^(generating|caching|training) '  # progress bars and phase lines aside
+    lines = [line for line in shown if line and not re.search(progress, line)]
     assert len(lines) == 1 and lines[0].startswith('scivid: error: '), err
     return lines[0]
 
