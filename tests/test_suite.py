@@ -26,7 +26,7 @@ from scivid.suite import SuiteConfig, run_suite, read_store, suite_cmd, DONE, PA
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs'
-SMALL = dict(tasks=('flyvsfly',), examples=32, batch_size=16, splits=('test',), eval_every=1000)
+SMALL = dict(tasks=('flyvsfly',), examples=32, batch_size=16, splits=('test',))  # eval_every: the default, as on the command line
 RUN = 'flyvsfly-resize-all-s0'
 
 
