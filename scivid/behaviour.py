@@ -72,9 +72,11 @@ def behaviour_example(record: dict, # decoded record: frames, labels
     label = behaviour_target(record['labels'], num_classes)
     frames = record['frames'].decode(clip_indices(len(record['frames']), CLIP_FRAMES), grey=True)
     H, W = frames.shape[1:3]
-    my, mx = augment((H, W), rng) if training else (np.eye(H, dtype=np.float32), np.eye(W, dtype=np.float32))
-    return {'frames': frames[None], 'warp_y': (resize_matrix(H, CLIP_SIZE[0]) @ my)[None],
-            'warp_x': (resize_matrix(W, CLIP_SIZE[1]) @ mx)[None], 'label': label}
+    warp_y, warp_x = resize_matrix(H, CLIP_SIZE[0]), resize_matrix(W, CLIP_SIZE[1])
+    if training:
+        my, mx = augment((H, W), rng)
+        warp_y, warp_x = warp_y @ my, warp_x @ mx
+    return {'frames': frames[None], 'warp_y': warp_y[None], 'warp_x': warp_x[None], 'label': label}
 
 # %% ../nbs/40_behaviour.ipynb #03ce0a62
 def bce_loss(outputs, batch) -> jax.Array:

@@ -11,8 +11,8 @@ from PIL import Image
 # %% auto #0
 __all__ = ['VIDEO_KEYS', 'clip_indices', 'random_clip_indices', 'middle_clip_indices', 'multi_clip_indices',
            'linspace_clip_indices', 'to_unit_range', 'one_hot', 'resize_video', 'resize_matrix', 'random_zoom_crop',
-           'gaussian_kernel', 'blur_matrix', 'render_video', 'clip_video', 'with_video', 'concat_clips', 'grey_to_rgb',
-           'repeat_to_multiple']
+           'gaussian_kernel', 'blur_matrix', 'render_video', 'clip_video', 'clip_shape', 'with_video', 'concat_clips',
+           'grey_to_rgb', 'repeat_to_multiple']
 
 # %% ../nbs/05_clips.ipynb #22390dda
 def _clamp(idx, num_frames: int) -> np.ndarray:
@@ -180,6 +180,10 @@ def clip_video(example: dict, # an example or batch: `video`, or `frames`, `warp
     "The example's clips as backbones take them: its `video`, or its frames rendered through their maps."
     if 'video' in example: return example['video']
     return render_video(example['frames'], example['warp_y'], example['warp_x'])
+
+def clip_shape(example: dict) -> tuple[int, int]:
+    "(clips C, frames per clip T) of an example, from its `video` or its `frames`, without rendering."
+    return np.shape(example['video'] if 'video' in example else example['frames'])[:2]
 
 def with_video(example: dict) -> dict:
     "The example with its clips as a float `video` (for plots and inspection)."

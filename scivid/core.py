@@ -10,7 +10,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['OS_ERROR_FIXES', 'RELEASE_DATA_DIR', 'ScividError', 'check_choice', 'atomic_write_bytes', 'atomic_write_text',
            'atomic_write_json', 'os_error_of', 'os_error_message', 'os_errors_as_scivid', 'env_data_dir', 'cache_dir',
-           'phase']
+           'non_finite', 'phase']
 
 # %% ../nbs/00_core.ipynb #3ef40596
 class ScividError(Exception):
@@ -107,6 +107,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get('SCIVID_CACHE_DIR', '~/.cache/scivid')).expanduser()
 
 # %% ../nbs/00_core.ipynb #67a5e43b
+def non_finite(a, # any array
+              ) -> str | None:
+    "'N non-finite value(s) (NaN or inf)' when `a` holds any, else None: how errors about bad values say it."
+    import numpy as np  # here, not at the top: the command line imports this module and starts in ~70 ms
+    bad = int((~np.isfinite(np.asarray(a))).sum())
+    return f"{bad} non-finite value{'s' * (bad > 1)} (NaN or inf)" if bad else None
+
 def phase(text: str, # what starts now, e.g. 'training attention: 300 steps of 32'
           show: bool = True, # False: say nothing (a run with progress off)
          ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 import numpy as np, simplejpeg
 from PIL import Image
-from .core import ScividError, check_choice
+from .core import ScividError, check_choice, non_finite
 from .protobuf import encode_sequence_example, decode_sequence_example, encode_tensor, decode_tensor
 from .records import ShardedRecords, write_records, shard_path, glob_escape
 
@@ -250,11 +250,9 @@ def check_finite(ex: dict, # a decoded example
                 ) -> dict:
     "`ex` unchanged; ValueError naming the key and the first position of a NaN or inf."
     for k in keys:
-        bad = ~np.isfinite(np.asarray(ex[k]))
-        if bad.any():
-            first = ', '.join(str(int(j)) for j in np.argwhere(bad)[0])
-            raise ValueError(f"{k} holds {int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} "
-                             f"(NaN or inf), first at {k}[{first}]")
+        if what := non_finite(ex[k]):
+            first = ', '.join(str(int(j)) for j in np.argwhere(~np.isfinite(np.asarray(ex[k])))[0])
+            raise ValueError(f"{k} holds {what}, first at {k}[{first}]")
     return ex
 
 # %% ../nbs/03_datasets.ipynb #d7b31d4d

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import tensorstore as ts
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
-from .core import ScividError, cache_dir, phase
+from .core import ScividError, cache_dir, non_finite, phase
 from .backbones import native_features, per_frame
-from .clips import VIDEO_KEYS, concat_clips
+from .clips import VIDEO_KEYS, clip_shape, concat_clips
 from .task import prefetch
 
 # %% auto #0
@@ -120,8 +120,6 @@ def _open_arrays(path: Path, write: bool = False) -> dict:
     return {name: ts.open(_spec(path, name), read=True, write=write).result() for name in names}
 
 # %% ../nbs/25_feature_cache.ipynb #f013e362
-def _count(bad) -> str: return f"{int(bad.sum())} non-finite value{'s' if bad.sum() > 1 else ''} (NaN or inf)"
-
 def stored_item(example: dict, # the example (its clips, `VIDEO_KEYS`, are dropped)
                 feats: dict, # {'features': [C, T, N, D], 'grid_features': [C, T, h, w, D]}
                 dtype: str, # storage dtype of the features
@@ -132,14 +130,13 @@ def stored_item(example: dict, # the example (its clips, `VIDEO_KEYS`, are dropp
     item = {k: np.asarray(v) for k, v in example.items() if k not in VIDEO_KEYS}
     grid = feats['grid_features']
     for k, a in [('grid_features', grid), ('features', feats['features'])]:
-        if not np.isfinite(a).all():
-            video = np.asarray(example.get('video', 0.0), np.float32)
-            raise ScividError(f"features of {where} hold {_count(~np.isfinite(a))}; its video holds "
-                              f"{_count(~np.isfinite(video)) if not np.isfinite(video).all() else 'none'}: "
+        if what := non_finite(a):
+            raise ScividError(f"features of {where} hold {what}; its video holds "
+                              f"{non_finite(example.get('video', 0.0)) or 'none'}: "
                               "fix the data (scivid data check --deep) or the backbone")
     for k, a in item.items():
-        if a.dtype.kind == 'f' and not np.isfinite(a).all():
-            raise ScividError(f"{where}: {k!r} holds {_count(~np.isfinite(a))}; fix the data (scivid data check --deep)")
+        if a.dtype.kind == 'f' and (what := non_finite(a)):
+            raise ScividError(f"{where}: {k!r} holds {what}; fix the data (scivid data check --deep)")
     if np.dtype(dtype) == np.float16 and np.abs(grid).max() > np.finfo(np.float16).max:
         raise ScividError(f"features reach {np.abs(grid).max():.3g}, beyond float16's range (65504): "
                           "cache them as float32 (cache_dtype / dtype='float32')")
@@ -204,7 +201,7 @@ class FeatureTable:
 # %% ../nbs/25_feature_cache.ipynb #25433e21
 def _compute(backbone, batch: list[dict]) -> list[dict]:
     "Features of a list of examples at the backbone's native steps (`encode`), split back per example."
-    counts = [len(e['video' if 'video' in e else 'frames']) for e in batch]  # clips per example
+    counts = [clip_shape(e)[0] for e in batch]  # clips per example
     feats = native_features(backbone, np.asarray(concat_clips(batch), np.float32))
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
@@ -274,7 +271,7 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                     item = stored_item(ex, f, dtype, f'example {i} (view {v})',
                                        with_features=arrays is not None and 'features' in arrays)
                     if arrays is None:
-                        T, t = np.shape(ex['video' if 'video' in ex else 'frames'])[1], f['grid_features'].shape[1]
+                        T, t = clip_shape(ex)[1], f['grid_features'].shape[1]
                         arrays = create_store(path, identity, item, shared, T if t != T and not last_step else None)
                     _write(arrays, v, i, item, shared, first=not done[:, i].any())
                     done[v, i] = True

@@ -13,7 +13,7 @@ from . import __version__
 from .core import ScividError, check_choice, atomic_write_json, os_errors_as_scivid, phase
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
-from .clips import VIDEO_KEYS, with_video
+from .clips import VIDEO_KEYS, clip_shape, with_video
 from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone, backbone_identity
 from .task import Task, Evaluation, Examples, stack_examples, visited_pairs, HELDOUT, EXAMPLES_VERSION
@@ -188,7 +188,7 @@ class BlindExamples:
     def example(self, i: int, view: int = 0) -> dict:
         "Example `i` without video, with zero `features` [C, ...] (and `grid_features`)."
         ex = self.table.example(i, view)
-        clips = len(next(ex[k] for k in ('features', *VIDEO_KEYS) if k in ex))
+        clips = len(ex['features']) if 'features' in ex else clip_shape(ex)[0]
         rest = {k: v for k, v in ex.items() if k not in (*VIDEO_KEYS, *FEATURE_KEYS)}
         return rest | {k: np.zeros((clips, *s), np.float32) for k, s in self.shapes.items()}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 import xarray_tensorstore
-from .core import ScividError, check_choice
+from .core import ScividError, check_choice, non_finite
 
 # %% auto #0
 __all__ = ['WEATHER_STORE', 'WEATHER_VARIABLES', 'WEATHER_DIMS', 'WEATHER_MEANS', 'WEATHER_STDS', 'WEATHER_RESIDUAL_STDS',
@@ -190,8 +190,7 @@ def weather_problem(ds: xr.Dataset, # the opened store
     where = f"chunk file {files[0]}" if len(files) == 1 else f"one of the chunk files {files[0]}, ..." if files else "its data"
     try: a = np.asarray(ds[variable].isel(time=t).values)
     except Exception as e: return f"{where} does not decode ({str(e)[:200]})"
-    bad = int((~np.isfinite(a)).sum())
-    return f"{where} holds {bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf)" if bad else None
+    return f"{where} holds {bad}" if (bad := non_finite(a)) else None
 
 # %% ../nbs/04_weather_data.ipynb #b51ff347
 class WeatherWindows(Sequence):
