@@ -6,7 +6,7 @@
 from __future__ import annotations
 import pandas as pd
 import numpy as np
-from .results import RESULT_KEYS
+from .results import RESULT_KEYS, RECORD_DEFAULTS, with_defaults
 
 # %% auto #0
 __all__ = ['HEADLINE_METRICS', 'HEADLINE_READOUTS', 'TASK_LABELS', 'PAPER_BACKBONES', 'PAPER_PARAMS_M', 'PAPER_FROZEN',
@@ -53,7 +53,7 @@ PAPER_STEPS = {'weatherbench': 10_000}  # training steps where not the protocol'
 def _record(task, backbone, readout, split, metric, value) -> dict:
     "One paper number as a results-store record."
     return dict(task=task, backbone=backbone, readout=readout, split=split, metric=metric, value=float(value),
-                step=PAPER_STEPS.get(task, 40_000), seed=0, views=0, data='paper', run='')
+                step=PAPER_STEPS.get(task, 40_000), seed=0, **RECORD_DEFAULTS, data='paper', run='')
 
 def reference_results() -> pd.DataFrame:
     "Every reference number of the SciVid paper as result records (RESULT_KEYS + data='paper', run='')."
@@ -83,12 +83,16 @@ BASELINE_CONTROLS = {'weatherbench': 'persistence'}  # task -> control that is 0
 def headline_values(results: pd.DataFrame, # records with columns RESULT_KEYS + data
                     split: str = 'test', # evaluated split
                    ) -> pd.DataFrame:
-    "Headline metric per (data, task, backbone, readout): each run's last step, mean over seeds."
+    "Headline metric per (data, task, backbone, readout) of protocol runs: each run's last step, mean over seeds."
+    results = with_defaults(results)
     metric = results.task.map(HEADLINE_METRICS)
-    rows = results[(results.metric == metric) & (results.split == split)].copy()
-    views = rows['views'].fillna(0).astype(int) if 'views' in rows else pd.Series(0, rows.index)
-    # runs that reused K cached augmentation views are their own rows, never averaged with the protocol's
+    protocol = (results.shots == 0) & (results.train_size == 0) & (results.frame_order == 'original')  # no study's runs
+    rows = results[(results.metric == metric) & (results.split == split) & protocol].copy()
+    views = rows['views'].fillna(0).astype(int)
+    # runs that reused K cached augmentation views, or fine-tuned the backbone, are their own rows, never averaged with
+    # the protocol's frozen ones
     rows['backbone'] = rows.backbone.where(views == 0, rows.backbone + ' (' + views.astype(str) + ' views)')
+    rows['backbone'] = rows.backbone.where(~rows.finetune.astype(bool), rows.backbone + ' (fine-tuned)')
     keys = ['data', 'task', 'backbone', 'readout']
     last = rows.sort_values('step').groupby([*keys, 'seed'], sort=False).value.last().reset_index()
     return last.groupby(keys).value.mean().reset_index()

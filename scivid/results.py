@@ -12,18 +12,26 @@ import matplotlib.pyplot as plt
 from .core import atomic_write_json, atomic_write_text, atomic_write_bytes
 
 # %% auto #0
-__all__ = ['RESULT_KEYS', 'metric_records', 'results_csv', 'strict_records', 'write_results', 'sync_results', 'read_results',
-           'headline_table', 'plot_history', 'save_figures']
+__all__ = ['RECORD_DEFAULTS', 'RESULT_KEYS', 'metric_records', 'with_defaults', 'results_csv', 'strict_records', 'write_results',
+           'sync_results', 'read_results', 'headline_table', 'plot_history', 'save_figures']
 
 # %% ../nbs/34_results.ipynb #2b3a337c
-RESULT_KEYS = ('task', 'backbone', 'readout', 'split', 'metric', 'value', 'step', 'seed', 'views')
+RECORD_DEFAULTS = {  # keys a record may leave out: what a plain frozen run on the whole training split says
+    'views': 0, 'shots': 0, 'draw': 0, 'train_size': 0, 'frame_order': 'original', 'finetune': False,
+    'backbone_lr_mult': 0.0}
+RESULT_KEYS = ('task', 'backbone', 'readout', 'split', 'metric', 'value', 'step', 'seed', *RECORD_DEFAULTS)
 
 def metric_records(metrics: dict, # {metric: value}
-                   **keys, # task, backbone, readout, split, step, seed, views (default 0)
+                   **keys, # task, backbone, readout, split, step, seed, and any of RECORD_DEFAULTS
                   ) -> list:
     "One result record per metric, with every key of RESULT_KEYS."
-    return [{k: (float(value) if k == 'value' else {'views': 0, **keys, 'metric': metric}[k]) for k in RESULT_KEYS}
+    return [{k: (float(value) if k == 'value' else (RECORD_DEFAULTS | keys | {'metric': metric})[k]) for k in RESULT_KEYS}
             for metric, value in metrics.items()]
+
+def with_defaults(results: pd.DataFrame) -> pd.DataFrame:
+    "`results` with every key of RESULT_KEYS, those it lacks (records older than the key) filled with their default."
+    missing = {k: v for k, v in RECORD_DEFAULTS.items() if k not in results or results[k].isna().all()}
+    return results.assign(**missing) if missing else results
 
 # %% ../nbs/34_results.ipynb #bb100471
 def results_csv(records: list) -> str:
@@ -58,8 +66,9 @@ def read_results(path) -> pd.DataFrame:
     path = Path(path)
     if path.is_dir(): path = path / 'metrics.json'
     if path.name == 'metrics.csv' and path.with_name('metrics.json').exists(): path = path.with_name('metrics.json')
-    if path.suffix == '.json': return pd.DataFrame(json.loads(path.read_text()), columns=list(RESULT_KEYS))
-    return pd.read_parquet(path) if path.suffix == '.parquet' else pd.read_csv(path)
+    if path.suffix == '.json': results = pd.DataFrame(json.loads(path.read_text()))
+    else: results = pd.read_parquet(path) if path.suffix == '.parquet' else pd.read_csv(path)
+    return with_defaults(results.reindex(columns=[*RESULT_KEYS, *(c for c in results if c not in RESULT_KEYS)]))
 
 # %% ../nbs/34_results.ipynb #2a5783bc
 def headline_table(results: pd.DataFrame, # result records
