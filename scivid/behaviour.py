@@ -163,7 +163,7 @@ def behaviour_task(name: str, # task and dataset name
                 score=class_scores, reduce=partial(behaviour_metrics, classes=classes, skipped=skipped),
                 controls={'control': frequency_control(label_counts)}, headline='mAP',
                 weight_decay=weight_decay, plots=partial(behaviour_plots, classes=classes), augmented=True,
-                mini_readouts=mini, controls_about={'control': "each class's train label frequency as every clip's score"},
+                mini_readouts=mini, classes=classes, controls_about={'control': "each class's train label frequency as every clip's score"},
                 headline_about=f'mean average precision over the {K - 1} behaviour classes, from 0 to 1')
 
 FLYVSFLY = behaviour_task('flyvsfly', FLY_CLASSES, FLY_LABEL_COUNTS, num_params=128, augment=FLY_AUGMENT,

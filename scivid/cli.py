@@ -40,6 +40,15 @@ def add_train_args(p: argparse.ArgumentParser):
                    '(default: one per epoch, at most 8; windowed tasks cache every window)')
     p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly (the exact protocol)')
     p.add_argument('--cache-dtype', choices=('float16', 'float32'), help='storage of cached features (default: float16)')
+    studies = p.add_argument_group('studies', 'how a score moves with the data and what the model may see')
+    studies.add_argument('--shots', type=int, help='few-shot: train on this many clips per class (behaviour tasks)')
+    studies.add_argument('--draw', type=int, help='which seeded draw of the few-shot or smaller training set (default: 0)')
+    studies.add_argument('--train-fraction', type=float, help='keep this share of the training split, e.g. 0.1')
+    studies.add_argument('--train-count', type=int, help='keep this many training examples')
+    studies.add_argument('--frame-order', choices=('original', 'shuffled', 'reversed', 'repeated'),
+                         help='frame-order ablation before the backbone, in training and evaluation (default: original)')
+    studies.add_argument('--seeds', type=int, help='run N seeds (the --seed and the N-1 after it), each in its own folder '
+                         '(OUT-sSEED), and print the mean and 95%% interval across them')
 
 def run_config(args):
     "The RunConfig of `scivid train` options: those given, RunConfig's defaults for the rest (one set of defaults)."
@@ -48,13 +57,19 @@ def run_config(args):
     given = dict(task=args.task, backbone=args.backbone, data_dir=args.data_dir, out_dir=args.out, examples=args.examples,
                  batch_size=args.batch_size, seed=args.seed, splits=args.splits, readouts=args.readouts, lr=args.lr,
                  eval_every=args.eval_every, views=args.views, cache=args.cache, cache_dtype=args.cache_dtype)
+    given |= dict(shots=args.shots, draw=args.draw, train_fraction=args.train_fraction, train_count=args.train_count,
+                  frame_order=args.frame_order)
     return RunConfig(**{k: v for k, v in given.items() if v is not None})
 
 def train_main(args) -> int:
     "Run `scivid train` and print the run's summary (RunConfig and `run` check the arguments)."
     config = run_config(args)  # checks the arguments first
-    from scivid.run import run, run_summary
-    print(run_summary(run(config)))
+    from scivid.run import run, run_summary, seed_configs, seeds_summary
+    results = []
+    for c in seed_configs(config, args.seeds):
+        results.append(run(c))
+        print(run_summary(results[-1]))
+    if len(results) > 1: print(seeds_summary(results))
     return 0
 
 # %% ../nbs/61_cli.ipynb #027b4672
@@ -104,6 +119,13 @@ def add_suite_args(p: argparse.ArgumentParser):
     p.add_argument('--notebook', help='train notebook (default: nbs/train.ipynb of the checkout)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel')
     p.add_argument('--dry-run', action='store_true', help='list the runs and their state, run nothing')
+    studies = p.add_argument_group('studies', 'each setting multiplies the runs; records say which run is which')
+    studies.add_argument('--shots', type=lambda s: tuple(map(int, _csv(s))), help='few-shot sweep, clips per class, e.g. '
+                         '10,50,100 (behaviour tasks; 0 adds the whole split)')
+    studies.add_argument('--train-fractions', type=lambda s: tuple(map(float, _csv(s))),
+                         help='sample-size sweep: shares of the training split, e.g. 0.1,0.5,1')
+    studies.add_argument('--draws', type=int, help='seeded draws of each few-shot or smaller training set (default: 1)')
+    studies.add_argument('--frame-orders', type=_csv, help='frame-order ablations, e.g. original,shuffled,reversed,repeated')
 
 def suite_cmd(args) -> int:
     from scivid.suite import suite_cmd as run

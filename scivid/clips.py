@@ -9,10 +9,10 @@ import numpy as np, jax, jax.numpy as jnp
 from PIL import Image
 
 # %% auto #0
-__all__ = ['VIDEO_KEYS', 'clip_indices', 'random_clip_indices', 'middle_clip_indices', 'multi_clip_indices',
+__all__ = ['VIDEO_KEYS', 'FRAME_ORDERS', 'clip_indices', 'random_clip_indices', 'middle_clip_indices', 'multi_clip_indices',
            'linspace_clip_indices', 'to_unit_range', 'one_hot', 'resize_video', 'resize_matrix', 'random_zoom_crop',
            'gaussian_kernel', 'blur_matrix', 'render_video', 'clip_video', 'clip_shape', 'with_video', 'concat_clips',
-           'grey_to_rgb', 'repeat_to_multiple']
+           'grey_to_rgb', 'repeat_to_multiple', 'frame_order_indices', 'reorder_frames']
 
 # %% ../nbs/05_clips.ipynb #22390dda
 def _clamp(idx, num_frames: int) -> np.ndarray:
@@ -214,3 +214,24 @@ def repeat_to_multiple(video: np.ndarray, # array with a time (or other) axis
     if pad == 0: return video
     last = np.take(video, [n - 1], axis=axis)
     return np.concatenate([video, np.repeat(last, pad, axis=axis)], axis=axis)
+
+# %% ../nbs/05_clips.ipynb #1932c265
+FRAME_ORDERS = ('original', 'shuffled', 'reversed', 'repeated')  # what a run may do to the frames (`reorder_frames`)
+
+def frame_order_indices(order: str, # one of FRAME_ORDERS
+                        T: int, # frames in the clip
+                        rng: np.random.Generator | None = None, # draws the permutation of `shuffled`
+                       ) -> np.ndarray: # int [T]: new frame t is old frame indices[t]
+    "The frame indices an ablation shows, in order."
+    if order == 'shuffled': return rng.permutation(T)
+    return {'original': np.arange(T), 'reversed': np.arange(T)[::-1], 'repeated': np.full(T, T // 2)}[order]
+
+def reorder_frames(example: dict, # an example: `video` or `frames` [C, T, ...]
+                   order: str, # one of FRAME_ORDERS
+                   rng: np.random.Generator | None = None, # for `shuffled`
+                  ) -> dict:
+    "`example` with its clip's frames (axis 1) in the ablation's order; other keys as they were."
+    if order == 'original': return example
+    key = 'video' if 'video' in example else 'frames'
+    idx = frame_order_indices(order, example[key].shape[1], rng)
+    return example | {key: np.take(example[key], idx, axis=1)}

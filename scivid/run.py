@@ -5,7 +5,7 @@
 # %% ../nbs/60_run.ipynb #022ea6d6
 from __future__ import annotations
 import contextlib, fcntl, hashlib, json, math, os
-from dataclasses import dataclass, asdict, field, replace
+from dataclasses import dataclass, asdict, field, fields, replace
 from pathlib import Path
 import numpy as np
 from flax import nnx
@@ -13,7 +13,7 @@ from . import __version__
 from .core import ScividError, check_choice, atomic_write_json, os_errors_as_scivid, phase
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
-from .clips import VIDEO_KEYS, clip_shape, with_video
+from .clips import VIDEO_KEYS, FRAME_ORDERS, clip_shape, with_video
 from .mini import resolve_data_dir, is_mini_scivid
 from .zoo import load_backbone, backbone_identity
 from .task import Task, Evaluation, Examples, stack_examples, visited_pairs, HELDOUT, EXAMPLES_VERSION
@@ -21,14 +21,16 @@ from .trainer import (TrainConfig, PEAK_LR, eval_every_steps, MINIVAL_EXAMPLES, 
                             batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
 from .results import metric_records, write_results, sync_results, plot_history, save_figures
 from .tasks import get_task
+from .studies import Subset, few_shot_indices, subset_size, subset_indices, study_suffix, seed_interval
 
 # %% auto #0
 __all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'RunConfig', 'split_records',
            'split_examples', 'data_files', 'data_fingerprint', 'epochs', 'cached_views', 'reused_views', 'BackboneSide',
-           'CachedExamples', 'split_table', 'feature_shapes', 'BlindExamples', 'blind_readout', 'blind_predictor',
-           'train_readouts', 'readout_predictors', 'evaluate_split', 'run_records', 'check_out_dir',
+           'CachedExamples', 'split_table', 'training_subset', 'feature_shapes', 'BlindExamples', 'blind_readout',
+           'blind_predictor', 'train_readouts', 'readout_predictors', 'evaluate_split', 'run_records', 'check_out_dir',
            'run_data_fingerprint', 'run_identity', 'identity_differences', 'refuse_other_run', 'run_lock', 'run_folder',
-           'RunResult', 'final_log_rows', 'run', 'run_in_folder', 'run_figures', 'run_summary']
+           'RunResult', 'final_log_rows', 'run', 'run_in_folder', 'run_figures', 'run_summary', 'seed_configs',
+           'seeds_summary']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
 def _whole(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
@@ -57,6 +59,13 @@ RUN_FIELD_RULES = {  # field -> (is the value allowed?, what is allowed): one pl
     'cache': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
     'cache_dtype': (lambda v: v in ('float16', 'float32'), "'float16' or 'float32'"),
     'progress': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
+    # studies (issue 15): few-shot, a smaller training set, frame-order ablations
+    'shots': (lambda v: _whole(v) and v >= 0, 'a whole number of examples per class >= 0 (0: the whole split)'),
+    'draw': (lambda v: _whole(v) and v >= 0, 'a whole number >= 0'),
+    'train_fraction': (lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 < v <= 1,
+                       'a number in (0, 1]'),
+    'train_count': (lambda v: v is None or (_whole(v) and v > 0), 'a whole number > 0, or None'),
+    'frame_order': (lambda v: v in FRAME_ORDERS, ' or '.join(FRAME_ORDERS)),
 }
 
 @dataclass(frozen=True)
@@ -78,6 +87,11 @@ class RunConfig:
     cache: bool = True  # train and evaluate from cached frozen features
     cache_dtype: str = 'float16'  # how cached features are stored ('float32': exactly as computed)
     progress: bool = True  # progress bars
+    shots: int = 0  # few-shot: train on this many examples per class (0: the whole training split)
+    draw: int = 0  # which seeded draw of the few-shot or smaller training set
+    train_fraction: float = 1.0  # share of the training split kept (SEVERE's sample-size axis)
+    train_count: int | None = None  # or a number of training examples kept
+    frame_order: str = 'original'  # frame-order ablation the backbone sees: original, shuffled, reversed, repeated
 
     def __post_init__(self):
         for name, (ok, allowed) in RUN_FIELD_RULES.items():
@@ -87,8 +101,16 @@ class RunConfig:
                 raise ScividError(f"{name}={value!r} is not allowed: give {allowed} ({flag} on the command line, "
                                   f"-p {name} for the train notebook)")
         for name in ('splits', 'readouts'): object.__setattr__(self, name, _words(getattr(self, name)))
+        if self.shots and (self.train_fraction != 1 or self.train_count is not None):
+            raise ScividError(f"shots={self.shots} with a smaller training set (train_fraction={self.train_fraction}, "
+                              f"train_count={self.train_count}): a few-shot draw already picks the training set; give one")
         if self.out_dir is None:
-            object.__setattr__(self, 'out_dir', f"runs/{self.task}-{self.backbone.replace('/', '_')}")
+            object.__setattr__(self, 'out_dir', f"runs/{self.task}-{self.backbone.replace('/', '_')}{self.study}")
+
+    @property
+    def study(self) -> str:
+        "What this run varies beyond the protocol, as a folder-name suffix ('' for a protocol run)."
+        return study_suffix(self.shots, self.draw, self.train_fraction, self.train_count, self.frame_order)
 
 
 # %% ../nbs/60_run.ipynb #b3946924
@@ -98,9 +120,11 @@ def split_records(task: Task, root: Path, split: str, training: bool):
     records = open_split(task.train_source, task.train_split, root)
     return task.holdout(records)[split == HELDOUT] if task.holdout else records
 
-def split_examples(task: Task, root: Path, split: str, training: bool, seed: int) -> Examples:
+def split_examples(task: Task, root: Path, split: str, training: bool, seed: int,
+                   frame_order: str = 'original', # a frame-order ablation (`scivid.clips.FRAME_ORDERS`)
+                  ) -> Examples:
     "The model-ready examples of one split of `task`."
-    return Examples.of_task(task, split_records(task, root, split, training), training, seed)
+    return Examples.of_task(task, split_records(task, root, split, training), training, seed, frame_order)
 
 def data_files(records) -> list:
     "The files behind a split's records: its record shards, or every file of its zarr store."
@@ -151,23 +175,42 @@ class CachedExamples:
         slot = self.examples.slot(i, view) % self.table.views
         return self.examples.readout_side(self.table.example(i, slot), i, view)
 
-def split_table(task: Task, backbone, root: Path, split: str, training: bool, config: RunConfig):
+def split_table(task: Task, backbone, root: Path, split: str, training: bool, config: RunConfig,
+                subset=None, # int indices of the examples kept (`training_subset`); None: all
+               ):
     "Examples of a split, as cached features when `config.cache` (else decoded on the fly)."
-    examples = split_examples(task, root, split, training, config.seed)
-    if not config.cache: return examples
-    views = cached_views(task, config, len(examples)) if training else 1
+    examples = split_examples(task, root, split, training, config.seed, config.frame_order)
+    keep = np.arange(len(examples)) if subset is None else np.asarray(subset)
+    shown = lambda table: table if subset is None else Subset(table, keep)
+    if not config.cache: return shown(examples)
+    views = cached_views(task, config, len(keep)) if training else 1
     key = {'task': task.name, 'split': split, 'training': training, 'seed': config.seed,
            'data': str(Path(root).resolve()), 'files': data_fingerprint(examples.records), 'scivid': __version__,
            'examples': EXAMPLES_VERSION, 'steps': 'last' if task.last_step_only else 'all'}
+    if config.frame_order != 'original': key['frame_order'] = config.frame_order
     path = default_cache_path(backbone, key, views, config.cache_dtype)
     only = None
-    if training:  # compute only what the run visits (and example 0, which gives the feature shapes)
-        pairs = [(0, 0), *visited_pairs(config.examples, len(examples), config.seed)]
-        only = {(examples.slot(i, v) % views, i) for i, v in pairs}
+    if training:  # compute only what the run visits (and its first example, which gives the feature shapes)
+        pairs = [(0, 0), *visited_pairs(config.examples, len(keep), config.seed)]
+        only = {(examples.slot(int(keep[i]), v) % views, int(keep[i])) for i, v in pairs}
     table = feature_table(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
                           progress=config.progress, shared=task.shared_keys if training else (),
                           last_step=task.last_step_only, only=only, label=f'{task.name} {split} features')
-    return CachedExamples(table, examples) if training else table
+    return shown(CachedExamples(table, examples) if training else table)
+
+def training_subset(task: Task, records, # the training split's records
+                    config: RunConfig,
+                   ) -> np.ndarray | None: # sorted int indices; None: the whole split
+    "The training examples a run learns from: a few-shot draw, a smaller training set, or all of them."
+    if config.shots:
+        if not task.classes:
+            raise ScividError(f"shots={config.shots}: few-shot draws need clips with class labels (flyvsfly, calms21), "
+                              f"not {task.name}; give a smaller training set with train_fraction or train_count")
+        labels = [records[i]['labels'] for i in range(len(records))]
+        return few_shot_indices(labels, len(task.classes), config.shots, config.draw)
+    if config.train_count is None and config.train_fraction == 1: return None
+    return subset_indices(len(records), subset_size(len(records), config.train_fraction, config.train_count),
+                          config.draw)
 
 def feature_shapes(backbone, table) -> dict:
     "Per-example feature shapes, from one example."
@@ -229,18 +272,20 @@ def evaluate_split(task: Task, backbone, root: Path, split: str, predictors: dic
     "Metrics of every predictor on `split`, with a few examples and predictions for plots."
     table = split_table(task, backbone, root, split, False, config)
     metrics, preds = evaluate(task, predictors, backbone, table, config.batch_size, progress=config.progress)
-    raw = split_examples(task, root, split, False, config.seed)
+    raw = split_examples(task, root, split, False, config.seed, config.frame_order)  # what the backbone saw
     examples = with_video(stack_examples([raw.example(i) for i in range(min(8, len(raw)))]))
     return Evaluation(task, split, metrics, examples, preds, histories)
 
 def run_records(ev: Evaluation, config: RunConfig, steps: int,
                 views: int = 0, # training views reused (`reused_views`); 0: the protocol's draws
+                train_size: int = 0, # examples of the training subset (`training_subset`); 0: the whole split
                ) -> list:
-    "Result records of one evaluated split (controls at step 0)."
+    "Result records of one evaluated split (controls at step 0), saying what the run varied."
+    study = dict(shots=config.shots, draw=config.draw, train_size=train_size, frame_order=config.frame_order)
     return [r for name, m in ev.metrics.items()
             for r in metric_records(m, task=config.task, backbone=config.backbone, readout=name, split=ev.split,
                                     step=0 if name in ev.task.controls else steps, seed=config.seed,
-                                    views=0 if name in ev.task.controls else views)]
+                                    views=0 if name in ev.task.controls else views, **study)]
 
 # %% ../nbs/60_run.ipynb #b2a37c3e
 def check_out_dir(out_dir) -> Path:
@@ -273,7 +318,9 @@ def run_identity(config: RunConfig, # resolved (`_resolved`)
     return json.loads(json.dumps(asdict(config) | {'backbone_id': backbone_id, 'data': data}))
 
 def identity_differences(saved: dict, wanted: dict) -> list:
-    "'field saved -> wanted' for each field of the run's identity that differs."
+    "'field saved -> wanted' for each field of the run's identity that differs (a field newer than the run: its default)."
+    defaults = {f.name: f.default for f in fields(RunConfig)}
+    saved = {k: json.loads(json.dumps(v)) for k, v in defaults.items() if k not in saved} | saved
     return [f"{k} {saved.get(k, '(not recorded)')!r} -> {v!r}" for k, v in wanted.items()
             if k not in NOT_IDENTITY and saved.get(k) != v]
 
@@ -358,9 +405,10 @@ def run(config: RunConfig) -> RunResult:
 
 def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path) -> RunResult:
     "The run itself: train, evaluate, write records, log and figures into `out` (checked and locked by `run`)."
-    models, histories, views = {}, {}, 0
+    models, histories, views, subset = {}, {}, 0, None
     if config.examples > 0:
-        train = split_table(task, backbone, root, task.train_split, True, config)
+        subset = training_subset(task, split_records(task, root, task.train_split, True), config)
+        train = split_table(task, backbone, root, task.train_split, True, config, subset)
         views = reused_views(task, config, len(train))
         val = split_table(task, backbone, root, task.eval_splits[0], False, config)
         models, histories = train_readouts(task, backbone, train, val, config, out)
@@ -368,7 +416,8 @@ def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path
     steps = config.examples // config.batch_size
     evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
                    for s in config.splits or task.splits}
-    records = [r for ev in evaluations.values() for r in run_records(ev, config, steps, views)]
+    train_size = 0 if subset is None else len(subset)
+    records = [r for ev in evaluations.values() for r in run_records(ev, config, steps, views, train_size)]
     write_results(out, records)
     for name, row in final_log_rows(task, evaluations, steps, models).items(): histories[name].append(row)
     atomic_write_json(out / 'training_log.json', histories)
@@ -412,4 +461,25 @@ def run_summary(result: RunResult) -> str:
         lines.append(f"minival (training log): the first {MINIVAL_EXAMPLES:,} {task.eval_splits[0]} examples, "
                      f"evaluated every {config.eval_every} step{'s' * (config.eval_every > 1)}")
     lines.append(f"run folder: {out} (metrics.json, metrics.csv, training_log.json); figures: {out / 'figures'}")
+    return '\n'.join(lines)
+
+# %% ../nbs/60_run.ipynb #74f463ce
+def seed_configs(config: RunConfig, seeds: int | None = None, # runs wanted (None or 1: just `config`)
+                ) -> list:
+    "Configs that differ only in their seed (config.seed and the ones after it), each in its folder OUT-sSEED."
+    if seeds is None or seeds == 1: return [config]
+    if seeds < 1: raise ScividError(f"--seeds {seeds}: give a number of runs >= 1")
+    return [replace(config, seed=s, out_dir=f'{config.out_dir}-s{s}') for s in range(config.seed, config.seed + seeds)]
+
+def seeds_summary(results: list, # RunResults of runs that differ only in their seed
+                 ) -> str:
+    "Per readout and split: the headline's mean and 95% interval (Student's t) across the runs' seeds."
+    task = next(iter(results[0].evaluations.values())).task
+    rows = [r for res in results for r in res.records if r['metric'] == task.headline]
+    cells = {}
+    for r in rows: cells.setdefault((r['readout'], r['split']), []).append(r['value'])
+    lines = [f"{task.headline} across seeds {', '.join(str(res.config.seed) for res in results)}: mean ± 95% interval"]
+    for (readout, split), values in cells.items():
+        mean, half = seed_interval(values)
+        lines.append(f"  {readout:<12}{split:<10}{mean:.4f} ± {half:.4f}")
     return '\n'.join(lines)

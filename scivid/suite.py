@@ -12,6 +12,8 @@ from tqdm import tqdm  # text bars: a saved notebook shows their final state
 import scivid
 from .core import ScividError, check_choice, atomic_write_json, atomic_write_bytes, env_data_dir
 from .results import RESULT_KEYS, read_results
+from .studies import study_suffix
+from .clips import FRAME_ORDERS
 
 # %% auto #0
 __all__ = ['SUITE_OUT', 'DONE', 'PARAMS', 'KEEP_ON_REDO', 'STORE_COLUMNS', 'find_train_notebook', 'SuiteConfig', 'SuiteRun',
@@ -52,6 +54,11 @@ class SuiteConfig:
     out: str = SUITE_OUT  # suite folder: one subfolder per run, plus the results store
     notebook: str | None = None  # train notebook (None: nbs/train.ipynb of the checkout)
     kernel: str = 'python3'  # Jupyter kernel the notebook runs in
+    # studies (issue 15): each setting below multiplies the runs
+    shots: tuple = ()  # few-shot sweep: clips per class, e.g. (10, 50, 100); 0 is the whole split (tasks with classes)
+    train_fractions: tuple = ()  # sample-size sweep: shares of the training split kept, e.g. (0.1, 0.5, 1.0)
+    draws: int = 1  # seeded draws of each few-shot or smaller training set
+    frame_orders: tuple = ('original',)  # frame-order ablations, e.g. ('original', 'shuffled')
 
 # %% ../nbs/62_suite.ipynb #7dca2762
 @dataclass(frozen=True)
@@ -61,12 +68,17 @@ class SuiteRun:
     backbone: str
     readouts: tuple = ()  # trained readouts (empty: all of the task's)
     seed: int = 0
+    shots: int = 0  # few-shot clips per class (0: the whole training split)
+    draw: int = 0  # seeded draw of the few-shot or smaller training set
+    train_fraction: float = 1.0  # share of the training split kept
+    frame_order: str = 'original'  # frame-order ablation
 
     @property
     def name(self) -> str:
-        "Run folder name, e.g. 'flyvsfly-resize-all-s0'."
+        "Run folder name, e.g. 'flyvsfly-resize-all-s0', 'flyvsfly-resize-all-s0-10shot-d2'."
         slug = re.sub(r'[^\w.-]+', '_', self.backbone).strip('_')
-        return f"{self.task}-{slug}-{'+'.join(self.readouts) or 'all'}-s{self.seed}"
+        study = study_suffix(self.shots, self.draw, self.train_fraction, None, self.frame_order)
+        return f"{self.task}-{slug}-{'+'.join(self.readouts) or 'all'}-s{self.seed}{study}"
 
 # %% ../nbs/62_suite.ipynb #69e00c3f
 def _task_readouts(task, # a scivid.task.Task
@@ -80,6 +92,14 @@ def _task_readouts(task, # a scivid.task.Task
         elif all(r in task.readouts for r in s.split('+')): out.append(tuple(s.split('+')))
     return list(dict.fromkeys(out))
 
+def _data_studies(config: SuiteConfig, classes: bool, # the task has class labels (few-shot draws)
+                 ) -> list:
+    "(shots, draw, train_fraction) of a task's runs: the whole split, few-shot draws, smaller training sets."
+    out = [(k, d, 1.0) for k in config.shots if k > 0 and classes for d in range(config.draws)]
+    out += [(0, d, f) for f in config.train_fractions if f < 1 for d in range(config.draws)]
+    whole = (not config.shots and not config.train_fractions) or 0 in config.shots or 1 in config.train_fractions
+    return [(0, 0, 1.0)] * whole + out
+
 def plan_runs(config: SuiteConfig) -> list:
     "Every SuiteRun of `config`, task by task; ScividError for unknown tasks or readouts."
     from scivid.tasks import TASKS
@@ -87,8 +107,10 @@ def plan_runs(config: SuiteConfig) -> list:
     known = {r for t in names for r in TASKS[t].readouts} | {'all', 'each'}
     for s in config.readouts:
         for r in s.split('+'): check_choice(f"readout (of tasks {', '.join(names)})", r, known)
-    return [SuiteRun(t, b, r, seed) for t in names for b in config.backbones
-            for r in _task_readouts(TASKS[t], config.readouts) for seed in config.seeds]
+    for order in config.frame_orders: check_choice('frame order', order, FRAME_ORDERS)
+    return [SuiteRun(t, b, r, seed, k, d, f, order) for t in names for b in config.backbones
+            for r in _task_readouts(TASKS[t], config.readouts) for seed in config.seeds
+            for k, d, f in _data_studies(config, bool(TASKS[t].classes)) for order in config.frame_orders]
 
 # %% ../nbs/62_suite.ipynb #e648b68b
 def run_parameters(config: SuiteConfig, run: SuiteRun) -> dict:
@@ -105,7 +127,8 @@ def run_parameters(config: SuiteConfig, run: SuiteRun) -> dict:
                 examples=task.examples if config.examples is None else config.examples,
                 batch_size=task.batch_size if config.batch_size is None else config.batch_size,
                 seed=run.seed, splits=','.join(splits), readouts=','.join(run.readouts),
-                eval_every=config.eval_every, cache=config.cache)
+                eval_every=config.eval_every, cache=config.cache, shots=run.shots, draw=run.draw,
+                train_fraction=run.train_fraction, frame_order=run.frame_order)
 
 # %% ../nbs/62_suite.ipynb #7f47dc29
 def data_kind(data_dir=None, # the run's data folder (None: $SCIVID_DATA_DIR, else mini-SciVid)

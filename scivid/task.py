@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 import itertools, queue, threading
 import numpy as np
 from .records import epoch_order
+from .clips import reorder_frames
 
 # %% auto #0
 __all__ = ['HELDOUT', 'PROTOCOL_EXAMPLES', 'PROTOCOL_BATCH', 'EXAMPLES_VERSION', 'Task', 'Evaluation', 'Examples',
@@ -54,6 +55,7 @@ class Task:
     headline_about: str = ''  # what the headline measures, with its unit (summaries say it)
     higher_is_better: bool = True  # the headline's direction
     controls_about: dict = field(default_factory=dict)  # control name -> what it predicts (summaries say it)
+    classes: tuple = ()  # class names of a classification task, the background last (few-shot draws, ethograms)
 
     @property
     def splits(self) -> tuple:
@@ -94,14 +96,16 @@ class Examples:
                  seed: int = 0, # base seed
                  windows: int = 0, # discrete training windows (`Task.windows`); 0: none
                  sample: Callable | None = None, # readout-side draws of a training example (`Task.sample`)
+                 frame_order: str = 'original', # a frame-order ablation the backbone sees (`scivid.clips.FRAME_ORDERS`)
                 ):
         self.records, self.make_example, self.training, self.seed = records, make_example, training, seed
         self.windows, self.sample = (windows, sample) if training else (0, None)
+        self.frame_order = frame_order
 
     @classmethod
-    def of_task(cls, task: Task, records, training: bool, seed: int = 0) -> Examples:
+    def of_task(cls, task: Task, records, training: bool, seed: int = 0, frame_order: str = 'original') -> Examples:
         "The examples `task` makes of `records`."
-        return cls(records, task.make_example, training, seed, task.windows, task.sample)
+        return cls(records, task.make_example, training, seed, task.windows, task.sample, frame_order)
 
     def __len__(self): return len(self.records)
 
@@ -114,7 +118,8 @@ class Examples:
         "Example `i` as the backbone sees it in version `slot`, readout-side draws still open."
         rng = np.random.default_rng([self.seed, int(i), int(slot)])
         window = {'window': int(slot)} if self.windows else {}
-        return self.make_example(self.records[int(i)], self.training, rng, **window)
+        example = self.make_example(self.records[int(i)], self.training, rng, **window)
+        return reorder_frames(example, self.frame_order, np.random.default_rng([self.seed, int(i), int(slot), 2]))
 
     def readout_side(self, example: dict, i: int, view: int) -> dict:
         "`example` with the readout-side draws of view `view` of example `i` made."
