@@ -11,7 +11,7 @@ from .core import ScividError, check_choice, os_error_message
 # %% auto #0
 __all__ = ['TASK_NAMES', 'COMMANDS', 'add_train_args', 'run_config', 'train_main', 'add_check_args', 'check_cmd',
            'add_generate_args', 'generate_cmd', 'add_extract_args', 'extract_cmd', 'add_suite_args', 'suite_cmd',
-           'list_cmd', 'make_parser', 'quiet_libraries', 'main']
+           'list_cmd', 'add_ethogram_args', 'ethogram_cmd', 'make_parser', 'quiet_libraries', 'main']
 
 # %% ../nbs/61_cli.ipynb #cdf786ec
 TASK_NAMES = ('flyvsfly', 'calms21', 'typhoon', 'weatherbench', 'stir')  # `scivid.tasks.TASKS`, without importing it
@@ -144,6 +144,19 @@ def list_cmd(args) -> int:
         print(f'  {name:<22}{hub or "(built in, no weights)"}')
     return 0
 
+def add_ethogram_args(p):
+    "Options of `scivid ethogram`."
+    p.add_argument('--run', dest='run_dir', required=True, help='run folder of a behaviour task (scivid train / the train notebook)')
+    p.add_argument('--video', required=True, help='video file (anything FFmpeg reads)')
+    p.add_argument('--labels', help='expert labels: CSV with one row per frame, columns frame,label (class name or index)')
+    p.add_argument('--stride', type=int, default=1, help='frames between 16-frame windows')
+    p.add_argument('--readout', help="which trained readout (default: the task's first, attention)")
+    p.add_argument('--out', help='folder for frames.csv, bouts.csv, ethogram.png (default: RUN/ethograms/VIDEO_NAME)')
+
+def ethogram_cmd(args) -> int:
+    from scivid.ethogram import ethogram_main
+    return ethogram_main(args.run_dir, args.video, args.labels, args.out, args.stride, args.readout)
+
 COMMANDS = {  # command words -> (add options, run, what it does)
     ('train',): (add_train_args, train_main, 'train readouts on a frozen backbone for one task and evaluate them, '
                  'with baselines; resumes an interrupted run in the same folder'),
@@ -154,6 +167,8 @@ COMMANDS = {  # command words -> (add options, run, what it does)
                         '(--deep: every record and chunk)'),
     ('data', 'generate'): (add_generate_args, generate_cmd, 'write the procedurally generated mini-SciVid '
                            '(the embedded default data, in the release format)'),
+    ('ethogram',): (add_ethogram_args, ethogram_cmd, "label every frame of a video with a run's behaviour readout: "
+                    'per-frame CSV, bouts and a figure (--labels: F1 and bout precision/recall)'),
     ('extract',): (add_extract_args, extract_cmd, "write a backbone's feature grid for every frame of a video file"),
 }
 

@@ -5,6 +5,8 @@
 # %% ../nbs/06_synth_behaviour.ipynb #084577e1
 from __future__ import annotations
 from dataclasses import dataclass
+from pathlib import Path
+import av
 import numpy as np
 from PIL import Image
 from .clips import resize_video
@@ -13,13 +15,14 @@ from .datasets import Frames, write_split, FLY_CLASSES, FLY_LABEL_COUNTS, CALMS2
 # %% auto #0
 __all__ = ['MIN_FRAMES', 'MAX_FRAMES', 'SUBSTEPS', 'MINI_SPLIT_SIZES', 'MIN_PER_CLASS', 'TWO_LABEL_FRACTION', 'SWITCH_AT',
            'SWITCH_FRAMES', 'FLY_SHAPE', 'CALMS21_SHAPE', 'FLY_PROGRAMS', 'MOUSE_PROGRAMS', 'BEHAVIOUR_DATASETS',
-           'SPLIT_IDS', 'BEHAVIOUR_JPEG_QUALITY', 'BEHAVIOUR_SHARDS', 'split_class_counts', 'draw_ellipse',
-           'smooth_texture', 'Track', 'new_track', 'unit', 'smooth_walk', 'place_tracks', 'fly_lunging',
-           'fly_wing_threat', 'fly_tussling', 'fly_wing_extension', 'fly_circling', 'fly_copulation',
-           'fly_not_interacting', 'mouse_attacking', 'mouse_sniffing', 'mouse_mounting', 'mouse_not_interacting',
-           'switch_tracks', 'draw_fly', 'draw_mouse', 'render_frames', 'behaviour_tracks', 'fly_scene', 'mouse_scene',
-           'split_classes', 'two_label_records', 'behaviour_example', 'behaviour_examples', 'write_mini_behaviour',
-           'write_mini_flyvsfly', 'write_mini_calms21']
+           'SPLIT_IDS', 'BEHAVIOUR_JPEG_QUALITY', 'BEHAVIOUR_SHARDS', 'VIDEO_BOUT_FRAMES', 'VIDEO_BOUTS', 'MINI_VIDEOS',
+           'VIDEO_ID', 'split_class_counts', 'draw_ellipse', 'smooth_texture', 'Track', 'new_track', 'unit',
+           'smooth_walk', 'place_tracks', 'fly_lunging', 'fly_wing_threat', 'fly_tussling', 'fly_wing_extension',
+           'fly_circling', 'fly_copulation', 'fly_not_interacting', 'mouse_attacking', 'mouse_sniffing',
+           'mouse_mounting', 'mouse_not_interacting', 'switch_tracks', 'draw_fly', 'draw_mouse', 'render_frames',
+           'behaviour_tracks', 'fly_scene', 'mouse_scene', 'split_classes', 'two_label_records', 'behaviour_example',
+           'behaviour_examples', 'write_mini_behaviour', 'write_mini_flyvsfly', 'write_mini_calms21', 'behaviour_video',
+           'write_video', 'write_frame_labels', 'write_mini_videos']
 
 # %% ../nbs/06_synth_behaviour.ipynb #44f92a42
 MIN_FRAMES, MAX_FRAMES = 16, 24  # frames per mini record, drawn per record (the release's records hold 16 or more)
@@ -428,3 +431,58 @@ def write_mini_flyvsfly(root, seed: int = 0) -> None:
 def write_mini_calms21(root, seed: int = 0) -> None:
     "Write mini CalMS21 (train 400, val 120, test 120 records of 16-24 frames, 72x128) under `root`."
     write_mini_behaviour('calms21', root, seed)
+
+# %% ../nbs/06_synth_behaviour.ipynb #6a3dae54
+VIDEO_BOUT_FRAMES = (20, 48)  # frames per bout of a whole synthetic video, drawn uniformly (inclusive)
+VIDEO_BOUTS = 6  # bouts per whole synthetic video
+MINI_VIDEOS = 2  # whole videos per behaviour dataset in mini-SciVid
+VIDEO_ID = 3  # fixed number that seeds the whole videos (after the splits' 0, 1, 2)
+
+def behaviour_video(dataset: str, # 'flyvsfly' or 'calms21'
+                    index: int, # which video
+                    seed: int = 0, # dataset seed
+                    bouts: int = VIDEO_BOUTS,
+                   ) -> tuple[np.ndarray, np.ndarray]: # uint8 [F, H, W], int64 [F] class per frame
+    "A whole synthetic video of `bouts` behaviour bouts and the class of each of its frames."
+    classes, _, scene = BEHAVIOUR_DATASETS[dataset]
+    rng = np.random.default_rng([seed, list(BEHAVIOUR_DATASETS).index(dataset), VIDEO_ID, index])
+    frames, labels, cls = [], [], -1
+    for _ in range(bouts):
+        cls = int(rng.choice([c for c in range(len(classes)) if c != cls]))
+        n = int(rng.integers(VIDEO_BOUT_FRAMES[0], VIDEO_BOUT_FRAMES[1] + 1))
+        frames.append(scene(cls, rng, n)); labels.append(np.full(n, cls, np.int64))
+    return np.concatenate(frames), np.concatenate(labels)
+
+# %% ../nbs/06_synth_behaviour.ipynb #6c946cb2
+def write_video(path, # .mp4 file to write
+                frames: np.ndarray, # uint8 [F, H, W] grey or [F, H, W, 3]
+                fps: int = 30,
+               ) -> Path:
+    "Write frames as an MPEG-4 video (high bit rate: little loss)."
+    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, -1)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), 'w') as out:
+        stream = out.add_stream('mpeg4', rate=fps)
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = rgb.shape[2], rgb.shape[1], 'yuv420p', 8_000_000
+        for img in rgb:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format='rgb24')): out.mux(packet)
+        for packet in stream.encode(): out.mux(packet)
+    return Path(path)
+
+def write_frame_labels(path, # .csv file to write
+                       labels: np.ndarray, # int [F] class per frame
+                       classes: tuple, # class names
+                      ) -> Path:
+    "A per-frame label CSV: header `frame,label`, then one row per frame with the class name."
+    Path(path).write_text('frame,label\n' + ''.join(f'{f},{classes[c]}\n' for f, c in enumerate(labels)))
+    return Path(path)
+
+def write_mini_videos(root, # data dir: videos go to ROOT/videos/DATASET/video_I.mp4 (+ video_I_labels.csv)
+                      seed: int = 0) -> None:
+    "Write mini-SciVid's whole behaviour videos and their per-frame labels (not part of the release layout)."
+    for dataset, (classes, _, _) in BEHAVIOUR_DATASETS.items():
+        for i in range(MINI_VIDEOS):
+            frames, labels = behaviour_video(dataset, i, seed)
+            folder = Path(root) / 'videos' / dataset
+            write_video(folder / f'video_{i}.mp4', frames)
+            write_frame_labels(folder / f'video_{i}_labels.csv', labels, classes)

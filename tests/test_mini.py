@@ -1,6 +1,7 @@
 """Mini-SciVid: deterministic by seed, every split and class present in the designed numbers,
 one generation when several processes ask at once, clear errors for missing data dirs."""
 import filecmp, json, os, subprocess, sys, textwrap
+import av
 from pathlib import Path
 import numpy as np
 import pytest
@@ -55,7 +56,13 @@ def test_other_datasets_present(mini_root):
     assert len(open_split('movi', 'train', mini_root)) > 0
     assert len(open_split('weatherbench', 'online_dev', mini_root)) > 0
     man = json.loads((mini_root / MANIFEST).read_text())
-    assert man['version'] == MINI_VERSION and len(man['datasets']) == 6
+    assert man['version'] == MINI_VERSION and len(man['datasets']) == 7  # six datasets and the whole videos
+    for dataset in BEHAVIOUR_DATASETS:  # whole videos for ethograms, each with one label row per frame
+        for i in range(2):
+            video = mini_root / 'videos' / dataset / f'video_{i}.mp4'
+            with av.open(str(video)) as f: frames = sum(1 for _ in f.decode(video=0))
+            labels = (video.parent / f'video_{i}_labels.csv').read_text().splitlines()
+            assert labels[0] == 'frame,label' and len(labels) == frames + 1 and frames >= 120
     assert man['bytes'] < 220e6, f"mini-SciVid grew to {man['bytes'] / 1e6:.0f} MB"
 
 
