@@ -9,7 +9,7 @@ import numpy as np, jax, optax
 import matplotlib.pyplot as plt
 from .core import ScividError
 from .clips import clip_indices, resize_matrix, random_zoom_crop, blur_matrix
-from .readouts import AttentionReadout, LinearReadout
+from .readouts import AttentionReadout, LinearReadout, FactorisedReadout
 from .metrics import mean_ap
 from .task import Task, Evaluation
 from .datasets import FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LABEL_COUNTS
@@ -155,7 +155,10 @@ def behaviour_task(name: str, # task and dataset name
     K = len(classes)
     attention = lambda shapes, rngs, width=num_params: AttentionReadout(shapes['features'], K, num_params=width,
                                                                         num_heads=16, dropout=0.5, rngs=rngs)
-    mini = {'attention': partial(attention, width=mini_params)} if mini_params else {}
+    factorised = lambda shapes, rngs, width=num_params: FactorisedReadout(shapes['features'], K, num_params=width,
+                                                                          num_heads=16, dropout=0.5, rngs=rngs)
+    mini = {'attention': partial(attention, width=mini_params),
+            'factorised': partial(factorised, width=mini_params)} if mini_params else {}
     linear = lambda shapes, rngs: LinearReadout(shapes['features'], K, rngs=rngs)
     return Task(name=name, dataset=name, eval_splits=('val', 'test'), train_split='train',
                 make_example=partial(behaviour_example, num_classes=K, augment=augment),
@@ -163,7 +166,7 @@ def behaviour_task(name: str, # task and dataset name
                 score=class_scores, reduce=partial(behaviour_metrics, classes=classes, skipped=skipped),
                 controls={'control': frequency_control(label_counts)}, headline='mAP',
                 weight_decay=weight_decay, plots=partial(behaviour_plots, classes=classes), augmented=True,
-                mini_readouts=mini, classes=classes, controls_about={'control': "each class's train label frequency as every clip's score"},
+                mini_readouts=mini, classes=classes, extra_readouts={'factorised': factorised}, controls_about={'control': "each class's train label frequency as every clip's score"},
                 headline_about=f'mean average precision over the {K - 1} behaviour classes, from 0 to 1')
 
 FLYVSFLY = behaviour_task('flyvsfly', FLY_CLASSES, FLY_LABEL_COUNTS, num_params=128, augment=FLY_AUGMENT,

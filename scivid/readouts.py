@@ -8,7 +8,7 @@ import jax, jax.numpy as jnp
 from flax import nnx
 
 # %% auto #0
-__all__ = ['LinearReadout', 'CrossAttention', 'AttentionReadout']
+__all__ = ['LinearReadout', 'CrossAttention', 'AttentionReadout', 'FactorisedReadout']
 
 # %% ../nbs/30_readouts.ipynb #c31140dc
 # flax 0.12.8 annotates `PytreeMeta.__call__` (the metaclass of every nnx.Module) with `Any`, a name that
@@ -92,3 +92,32 @@ class AttentionReadout(nnx.Module):
         q = jnp.broadcast_to(self.queries[...], (B, *self.queries.shape))
         y = self.attend(q, x.reshape(B, T * N, D))
         return self.head(self.dropout(y.reshape(B, -1)))
+
+# %% ../nbs/30_readouts.ipynb #3e89c23d
+class FactorisedReadout(nnx.Module):
+    "Spatial attention pool per frame, learned temporal position embedding, temporal attention pool, linear head."
+    def __init__(self, feature_shape: tuple, # (T, N, D) of one example
+                 num_outputs: int, # output width
+                 num_params: int = 1024, # query width P of both pools
+                 num_heads: int = 16, # attention heads
+                 dropout: float = 0.5, # dropout rate
+                 *, rngs: nnx.Rngs):
+        T, N, D = feature_shape
+        init = nnx.initializers.normal(0.02)
+        self.space_embedding = nnx.Param(init(rngs.params(), (1, N, D)))
+        self.spatial_query = nnx.Param(init(rngs.params(), (1, num_params)))
+        self.spatial = CrossAttention(num_params, num_heads, D, dropout, rngs=rngs)
+        self.time_embedding = nnx.Param(init(rngs.params(), (T, num_params)))
+        self.temporal_query = nnx.Param(init(rngs.params(), (1, num_params)))
+        self.temporal = CrossAttention(num_params, num_heads, num_params, dropout, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.head = nnx.Linear(num_params, num_outputs, rngs=rngs)
+
+    def __call__(self, features: dict, batch: dict | None = None) -> jax.Array:
+        x = features['features'] + self.space_embedding[...]                           # [B, T, N, D]
+        B, T, N, D = x.shape
+        q = jnp.broadcast_to(self.spatial_query[...], (B * T, *self.spatial_query.shape))
+        frames = self.spatial(q, x.reshape(B * T, N, D)).reshape(B, T, -1)               # [B, T, P]
+        frames = frames + self.time_embedding[...]
+        q = jnp.broadcast_to(self.temporal_query[...], (B, *self.temporal_query.shape))
+        return self.head(self.dropout(self.temporal(q, frames)[:, 0]))                  # [B, num_outputs]

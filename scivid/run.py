@@ -254,7 +254,7 @@ def train_readouts(task: Task, backbone, train, val, config: RunConfig, out: Pat
     models, histories = {}, {}
     for name in config.readouts:
         blind = name == BLIND
-        make = blind_readout(task) if blind else task.readouts[name]
+        make = blind_readout(task) if blind else task.all_readouts[name]
         tr, va = (BlindExamples(train, shapes), BlindExamples(val, shapes)) if blind else (train, val)
         models[name] = make(shapes, nnx.Rngs(config.seed))
         phase(f'training {name}: {train_config.steps:,} steps of {config.batch_size}', config.progress)
@@ -374,7 +374,7 @@ class RunResult:
 def _resolved(config: RunConfig, task: Task) -> RunConfig:
     "`config` validated against `task`, with the task's budget, the protocol warm-up and all readouts where it gives none."
     for s in config.splits: check_choice(f'split of {task.name}', s, task.splits)
-    for r in config.readouts: check_choice(f'readout of {task.name}', r, [*task.readouts, BLIND])
+    for r in config.readouts: check_choice(f'readout of {task.name}', r, [*task.all_readouts, BLIND])
     examples = task.examples if config.examples is None else config.examples
     batch_size = task.batch_size if config.batch_size is None else config.batch_size
     if 0 < examples < batch_size:

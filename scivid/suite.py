@@ -89,7 +89,7 @@ def _task_readouts(task, # a scivid.task.Task
     for s in settings:
         if s == 'all': out.append(())
         elif s == 'each': out += [(r,) for r in task.readouts]
-        elif all(r in task.readouts for r in s.split('+')): out.append(tuple(s.split('+')))
+        elif all(r in task.all_readouts for r in s.split('+')): out.append(tuple(s.split('+')))
     return list(dict.fromkeys(out))
 
 def _data_studies(config: SuiteConfig, classes: bool, # the task has class labels (few-shot draws)
@@ -104,7 +104,7 @@ def plan_runs(config: SuiteConfig) -> list:
     "Every SuiteRun of `config`, task by task; ScividError for unknown tasks or readouts."
     from scivid.tasks import TASKS
     names = tuple(TASKS) if 'all' in config.tasks else tuple(check_choice('task', t, TASKS) for t in config.tasks)
-    known = {r for t in names for r in TASKS[t].readouts} | {'all', 'each'}
+    known = {r for t in names for r in TASKS[t].all_readouts} | {'all', 'each'}
     for s in config.readouts:
         for r in s.split('+'): check_choice(f"readout (of tasks {', '.join(names)})", r, known)
     for order in config.frame_orders: check_choice('frame order', order, FRAME_ORDERS)

@@ -56,6 +56,7 @@ class Task:
     higher_is_better: bool = True  # the headline's direction
     controls_about: dict = field(default_factory=dict)  # control name -> what it predicts (summaries say it)
     classes: tuple = ()  # class names of a classification task, the background last (few-shot draws, ethograms)
+    extra_readouts: dict = field(default_factory=dict)  # readouts trained only when named (e.g. factorised)
 
     @property
     def splits(self) -> tuple:
@@ -72,9 +73,16 @@ class Task:
         "Dataset the training split is read from."
         return self.train_dataset or self.dataset
 
+    @property
+    def all_readouts(self) -> dict:
+        "Every readout a run may name: those trained by default, then the extra ones."
+        return self.readouts | self.extra_readouts
+
     def for_data(self, mini: bool) -> Task:
         "The task as a run trains it: the protocol's readouts, with the mini stand-ins on mini-SciVid."
-        return replace(self, readouts=self.readouts | self.mini_readouts) if mini else self
+        if not mini: return self
+        stand_in = lambda readouts: {n: self.mini_readouts.get(n, make) for n, make in readouts.items()}
+        return replace(self, readouts=stand_in(self.readouts), extra_readouts=stand_in(self.extra_readouts))
 
 # %% ../nbs/32_task.ipynb #023cf225
 @dataclass

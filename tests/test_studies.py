@@ -77,3 +77,13 @@ def test_the_backbone_sees_the_frames_in_the_ablations_order(tmp_path, monkeypat
     assert plain['features'].shape[1] == 16
     np.testing.assert_array_equal(reverse['features'], plain['features'][:, ::-1])
     np.testing.assert_array_equal(reverse['label'], plain['label'])
+
+
+def test_the_factorised_readout_is_trained_only_when_named(tmp_path):
+    "Selectable by name on a behaviour task (the toy in nbs/30_readouts.ipynb shows it learns frame order)."
+    from scivid.run import run
+    res = run(RunConfig(task='flyvsfly', out_dir=str(tmp_path / 'run'), examples=32, batch_size=16, readouts='factorised',
+                        splits='test', progress=False))
+    assert {r['readout'] for r in res.records} == {'factorised', 'control'}
+    assert (tmp_path / 'run' / 'checkpoints' / 'factorised' / 'latest.json').exists()
+    assert 'factorised' not in TASKS['flyvsfly'].readouts  # a run without --readouts trains the task's readouts only
