@@ -120,11 +120,12 @@ def add_suite_args(p: argparse.ArgumentParser):
     p.add_argument('--kernel', default='python3', help='Jupyter kernel')
     p.add_argument('--dry-run', action='store_true', help='list the runs and their state, run nothing')
     studies = p.add_argument_group('studies', 'each setting multiplies the runs; records say which run is which')
-    studies.add_argument('--shots', type=lambda s: tuple(map(int, _csv(s))), help='few-shot sweep, clips per class, e.g. '
-                         '10,50,100 (behaviour tasks; 0 adds the whole split)')
+    studies.add_argument('--shots', type=lambda s: tuple(map(int, _csv(s))), help='few-shot sweep, clips per class: the '
+                         "protocol's 10,50,100, or any list (behaviour tasks; 0 adds the whole split)")
     studies.add_argument('--train-fractions', type=lambda s: tuple(map(float, _csv(s))),
                          help='sample-size sweep: shares of the training split, e.g. 0.1,0.5,1')
-    studies.add_argument('--draws', type=int, help='seeded draws of each few-shot or smaller training set (default: 1)')
+    studies.add_argument('--draws', type=int, help="seeded draws of each few-shot or smaller training set (default: the "
+                         "protocol's 3)")
     studies.add_argument('--frame-orders', type=_csv, help='frame-order ablations, e.g. original,shuffled,reversed,repeated')
 
 def suite_cmd(args) -> int:

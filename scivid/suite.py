@@ -12,7 +12,7 @@ from tqdm import tqdm  # text bars: a saved notebook shows their final state
 import scivid
 from .core import ScividError, check_choice, atomic_write_json, atomic_write_bytes, env_data_dir
 from .results import RESULT_KEYS, read_results
-from .studies import study_suffix
+from .studies import study_suffix, FEW_SHOT_DRAWS
 from .clips import FRAME_ORDERS
 
 # %% auto #0
@@ -57,7 +57,7 @@ class SuiteConfig:
     # studies (issue 15): each setting below multiplies the runs
     shots: tuple = ()  # few-shot sweep: clips per class, e.g. (10, 50, 100); 0 is the whole split (tasks with classes)
     train_fractions: tuple = ()  # sample-size sweep: shares of the training split kept, e.g. (0.1, 0.5, 1.0)
-    draws: int = 1  # seeded draws of each few-shot or smaller training set
+    draws: int | None = None  # seeded draws of each few-shot or smaller training set (None: the protocol's 3)
     frame_orders: tuple = ('original',)  # frame-order ablations, e.g. ('original', 'shuffled')
 
 # %% ../nbs/62_suite.ipynb #7dca2762
@@ -95,8 +95,9 @@ def _task_readouts(task, # a scivid.task.Task
 def _data_studies(config: SuiteConfig, classes: bool, # the task has class labels (few-shot draws)
                  ) -> list:
     "(shots, draw, train_fraction) of a task's runs: the whole split, few-shot draws, smaller training sets."
-    out = [(k, d, 1.0) for k in config.shots if k > 0 and classes for d in range(config.draws)]
-    out += [(0, d, f) for f in config.train_fractions if f < 1 for d in range(config.draws)]
+    draws = range(FEW_SHOT_DRAWS if config.draws is None else config.draws)
+    out = [(k, d, 1.0) for k in config.shots if k > 0 and classes for d in draws]
+    out += [(0, d, f) for f in config.train_fractions if f < 1 for d in draws]
     whole = (not config.shots and not config.train_fractions) or 0 in config.shots or 1 in config.train_fractions
     return [(0, 0, 1.0)] * whole + out
 

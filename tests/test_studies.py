@@ -19,7 +19,7 @@ from scivid.mini import mini_scivid_dir
 from scivid.zoo import load_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = dict(tasks=('flyvsfly',), readouts=('linear',), examples=32, batch_size=16, splits=('test',))
+SMALL = dict(tasks=('flyvsfly',), readouts=('linear',), examples=32, batch_size=16, splits=('test',), draws=1)
 
 
 @pytest.fixture(scope='module')
