@@ -12,6 +12,7 @@ import numpy as np
 import tensorstore as ts
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError, cache_dir, non_finite, phase
+from .cost import timed
 from .backbones import native_features, per_frame
 from .clips import VIDEO_KEYS, clip_shape, concat_clips
 from .task import prefetch
@@ -261,8 +262,8 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
         todo = [(v, i) for v, i in wanted if not done[v, i]]
         label = label or f'features {path.name}'
         if todo: phase(f'caching {label}: {len(todo):,} clips', progress)
-        with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=label, unit='clip',
-                                                       disable=not progress or not todo) as bar:
+        with timed('extract', len(todo)), ThreadPoolExecutor(workers) as pool, tqdm(  # timed: issue 18
+                total=len(todo), desc=label, unit='clip', disable=not progress or not todo) as bar:
             chunks = (todo[s:s + batch_size] for s in range(0, len(todo), batch_size))
             loads = prefetch((pairs, list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))) for pairs in chunks)
             for pairs, batch in loads:  # the next batch decodes while this one is encoded

@@ -12,6 +12,7 @@ from tqdm import tqdm  # text bars: a saved notebook shows their final state
 import scivid
 from .core import ScividError, check_choice, atomic_write_json, atomic_write_bytes, env_data_dir
 from .results import RESULT_KEYS, read_results
+from .cost import COST_DEFAULTS
 
 # %% auto #0
 __all__ = ['SUITE_OUT', 'DONE', 'PARAMS', 'KEEP_ON_REDO', 'STORE_COLUMNS', 'find_train_notebook', 'SuiteConfig', 'SuiteRun',
@@ -188,7 +189,7 @@ def collect_results(out, # suite folder
               for done in sorted(Path(out).glob(f'*/{DONE}'))]
     if not frames: return pd.DataFrame(columns=list(STORE_COLUMNS))
     results = pd.concat(frames, ignore_index=True)[list(STORE_COLUMNS)]
-    keys = [k for k in STORE_COLUMNS if k not in ('value', 'run')]
+    keys = [k for k in STORE_COLUMNS if k not in ('value', 'run', *COST_DEFAULTS)]  # cost: of the execution (issue 18)
     return results.drop_duplicates(keys).reset_index(drop=True)
 
 def write_store(results: pd.DataFrame, # records with STORE_COLUMNS

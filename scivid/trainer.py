@@ -12,6 +12,7 @@ from flax import nnx
 import orbax.checkpoint as ocp
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError, atomic_write_json
+from .cost import counted
 from .backbones import embed
 from .clips import VIDEO_KEYS, clip_video
 from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL_BATCH
@@ -257,5 +258,6 @@ def fit(task: Task, model, # the readout (an nnx.Module), trained in place
         history.append(row)
         if ckpt_dir and (done % config.checkpoint_every == 0 or done == steps):
             save_checkpoint(ckpt_dir, done, model, optimizer, history, config)
+    counted('train', max(steps - start, 0) * config.batch_size)  # issue 18: examples this call trained
     model.eval()
     return history
