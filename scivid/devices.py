@@ -5,12 +5,14 @@
 # %% ../nbs/23_devices.ipynb #32c7552b
 from __future__ import annotations
 import os, platform, sys
+import numpy as np
 from importlib import metadata
 from . import __version__
-from .core import JAX_GPU_MEMORY_FRACTION
+from .core import JAX_GPU_MEMORY_FRACTION, ScividError, phase
 
 # %% auto #0
-__all__ = ['PACKAGES', 'versions', 'host_memory_bytes', 'jax_device_lines', 'torch_device_lines', 'doctor_report']
+__all__ = ['PACKAGES', 'OOM_MARKERS', 'versions', 'host_memory_bytes', 'jax_device_lines', 'torch_device_lines', 'doctor_report',
+           'backbone_dtype', 'is_out_of_memory', 'free_accelerator_memory', 'BatchBackoff', 'extraction_line']
 
 # %% ../nbs/23_devices.ipynb #2ccecc84
 PACKAGES = ('jax', 'jaxlib', 'jax-cuda12-plugin', 'flax', 'optax', 'torch', 'transformers', 'numpy')  # versions shown
@@ -63,3 +65,57 @@ def doctor_report() -> str:
     lines.append('accelerator: ' + ('JAX computes on ' + jax.devices()[0].device_kind if on_accelerator else
                  'none, scivid computes on the CPU (on a GPU machine: pip install -e ".[gpu]")'))
     return '\n'.join(lines)
+
+# %% ../nbs/23_devices.ipynb #2c2bfd6a
+def backbone_dtype(backbone) -> str:
+    "The dtype a loaded backbone computes in: its `describe()`'s, float32 for the array baselines (resize, flow)."
+    return backbone.describe().get('dtype', 'float32')
+
+# %% ../nbs/23_devices.ipynb #d635c7a1
+OOM_MARKERS = ('out of memory', 'RESOURCE_EXHAUSTED')  # what torch's CUDA error and XLA's say when memory runs out
+
+def is_out_of_memory(e: BaseException) -> bool:
+    "Whether `e` says that memory ran out (a host MemoryError, torch's CUDA error, XLA's)."
+    return isinstance(e, MemoryError) or any(m in str(e) for m in OOM_MARKERS)
+
+def free_accelerator_memory() -> None:
+    "Give back torch's cached CUDA blocks after an out-of-memory error, so that a smaller batch can fit."
+    torch = sys.modules.get('torch')
+    if torch is not None and torch.cuda.is_available(): torch.cuda.empty_cache()
+
+class BatchBackoff:
+    "A batch size that halves when memory runs out and keeps the size that fit for the batches after."
+    def __init__(self, size: int | None = None, # clips per backbone pass to try first (None: all given at once)
+                 show: bool = True, # say on stderr when it backs off
+                ):
+        self.size, self.show, self.backoffs = size, show, 0
+
+    def map(self, fn, # clips [n, ...] -> dict of arrays [n, ...]
+            items: np.ndarray, # [n, ...] the clips
+           ) -> dict:
+        "`fn` over `items` in slices of at most `size`, halving `size` on out-of-memory; outputs concatenated."
+        out, s = [], 0
+        while s < len(items):
+            n = len(items) - s if self.size is None else min(self.size, len(items) - s)
+            try: out.append(fn(items[s:s + n]))
+            except Exception as e:
+                if not is_out_of_memory(e): raise
+                if n == 1: raise ScividError(f'the backbone runs out of memory on one clip ({e}); use a smaller '
+                                             'backbone or a device with more memory') from e
+                free_accelerator_memory()
+                self.size, self.backoffs = n // 2, self.backoffs + 1
+                phase(f'out of memory at {n} clips per backbone pass: continuing at {self.size}', self.show)
+                continue
+            s += n
+        return {k: np.concatenate([o[k] for o in out]) for k in out[0]}
+
+# %% ../nbs/23_devices.ipynb #fe57d1d9
+def extraction_line(label: str, # what was extracted, e.g. 'flyvsfly train features'
+                    clips: int, # clips encoded
+                    seconds: float, # wall time of the extraction
+                    busy: float, # seconds of it spent in backbone passes
+                   ) -> str:
+    "'caching LABEL done: N clips in S s (R clips/s); device busy P% of it (the rest: loading, writing)'."
+    rate, share = clips / max(seconds, 1e-9), busy / max(seconds, 1e-9)
+    return (f'caching {label} done: {clips:,} clips in {seconds:,.1f} s ({rate:,.1f} clips/s); device busy {share:.0%} of it '
+            '(the rest: loading examples, writing features)')

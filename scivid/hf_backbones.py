@@ -20,7 +20,7 @@ from .backbones import frame_indices
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PROCESSOR_FILES', 'HF_FAMILIES', 'TINY_MODELS', 'PROXY_VARS', 'processor_settings',
            'resize_frames', 'HFFamily', 'save_tiny_model', 'hub_unreachable', 'hf_load', 'read_processor',
-           'weights_fingerprint', 'HFBackbone', 'tokens_to_grid', 'load_hf_backbone']
+           'weights_fingerprint', 'HFBackbone', 'tokens_to_grid', 'default_dtype', 'load_hf_backbone']
 
 # %% ../nbs/22_hf_backbones.ipynb #27d3867f
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -266,13 +266,19 @@ def encode(self: HFBackbone, inputs: np.ndarray) -> dict:
     grid = np.concatenate(out)
     return {'features': grid.reshape(*grid.shape[:2], -1, grid.shape[-1]), 'grid_features': grid}
 
+# %% ../nbs/22_hf_backbones.ipynb #396904db
+def default_dtype(device: str, # torch device the backbone runs on, e.g. 'cuda', 'cuda:1' or 'cpu'
+                 ) -> str:
+    "'bfloat16' on a CUDA device that computes in it, else 'float32': the dtype backbones run in unless told."
+    return 'bfloat16' if str(device).startswith('cuda') and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float32'
+
 # %% ../nbs/22_hf_backbones.ipynb #e903541b
 def load_hf_backbone(source: str, # hub model id or local directory (save_pretrained output)
                      name: str | None = None, # name to record (default: `source`)
                      device: str | None = None, # torch device (default: cuda if available, else cpu)
                      batch_size: int = 8, # clips per forward pass
                      num_frames: int | None = None, # override the frame count (V-JEPA 2 only: rotary embeddings)
-                     dtype: str = 'float32', # torch dtype of the weights ('float16', 'bfloat16' on GPU)
+                     dtype: str | None = None, # torch dtype of weights and passes (None: `default_dtype` of the device)
                      offline: bool | None = None, # only use local files (default: $HF_HUB_OFFLINE)
                     ) -> HFBackbone:
     "A frozen `transformers` backbone with the preprocessing of its checkpoint."
@@ -289,10 +295,11 @@ def load_hf_backbone(source: str, # hub model id or local directory (save_pretra
     if num_frames and not family.any_frames:
         raise ScividError(f"num_frames={num_frames}: {config.model_type} models only take the frame count they were "
                           f"trained with ({geo['num_frames'] or 'one frame at a time'}); leave num_frames unset")
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    dtype = dtype or default_dtype(device)
     model = hf_load(family.load, source, 'weights', offline, name, unreachable, dtype=getattr(torch, dtype)).eval()
     model.requires_grad_(False)
     weights = weights_fingerprint(model)
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     mean, std = (proc['mean'] or IMAGENET_MEAN, proc['std'] or IMAGENET_STD) if family.normalize else ((0.,) * 3, (1.,) * 3)
     return HFBackbone(name or source, model.to(device), config.model_type,
                       num_frames or geo['num_frames'],

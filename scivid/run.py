@@ -12,6 +12,7 @@ from flax import nnx
 from . import __version__
 from .core import ScividError, check_choice, atomic_write_json, os_errors_as_scivid, phase
 from .cost import CostMeter, metered, timed, cost_columns, cost_line, COST_DEFAULTS
+from .devices import backbone_dtype
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
 from .clips import VIDEO_KEYS, clip_shape, with_video
@@ -372,7 +373,7 @@ def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path
         steps = config.examples // config.batch_size
         evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
                        for s in config.splits or task.splits}
-    cost = cost_columns(meter)
+    cost = cost_columns(meter) | {'backbone_dtype': backbone_dtype(backbone)}  # issue 18
     records = [r | cost for ev in evaluations.values() for r in run_records(ev, config, steps, views)]
     write_results(out, records)
     for name, row in final_log_rows(task, evaluations, steps, models).items(): histories[name].append(row)

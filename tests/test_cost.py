@@ -41,6 +41,7 @@ def test_run_records_carry_their_cost(costed_run):
     records = json.loads((result.out_dir / 'metrics.json').read_text())
     assert records == result.records
     cost = check_cost(records, wall)
+    assert {r['backbone_dtype'] for r in records} == {'float32'}  # resize computes in numpy float32
     assert cost_line(cost) in run_summary(result).split('\n')  # the summary ends with what the run cost
 
 def test_suite_store_carries_the_cost(costed_run, tmp_path):
