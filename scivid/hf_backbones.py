@@ -49,15 +49,17 @@ def resize_frames(video: np.ndarray, # [B, T, H, W, 3] float in [0, 1]
                   size: tuple, # (h, w) model resolution
                   mean, # per-channel mean (3,)
                   std, # per-channel std (3,)
-                 ) -> np.ndarray:
-    "Frames resized (antialiased bilinear) and normalised: [B, T, 3, h, w] float32."
-    x = torch.from_numpy(np.ascontiguousarray(video, np.float32))
+                  device: str = 'cpu', # torch device that resizes and normalises (issue 16: on the accelerator)
+                 ):
+    "Frames resized (antialiased bilinear) and normalised: [B, T, 3, h, w] float32 (a tensor left on `device` if not the CPU)."
+    x = torch.from_numpy(np.ascontiguousarray(video, np.float32)).to(device)
     B, T, H, W, C = x.shape
     x = x.reshape(B * T, H, W, C).permute(0, 3, 1, 2)
     if (H, W) != tuple(size):
         x = F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False, antialias=True)
-    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-    return x.reshape(B, T, C, *size).numpy().astype(np.float32)
+    x = (x - torch.tensor(mean, device=device).view(1, 3, 1, 1)) / torch.tensor(std, device=device).view(1, 3, 1, 1)
+    x = x.reshape(B, T, C, *size)
+    return x.numpy().astype(np.float32) if x.device.type == 'cpu' else x  # on an accelerator: stays there for encode
 
 # %% ../nbs/22_hf_backbones.ipynb #d147c279
 def _pair(x) -> tuple[int, int]:
@@ -232,8 +234,8 @@ class HFBackbone:
         self.grid = (self.size[0] // self.patch[0], self.size[1] // self.patch[1])
 
     def preprocess(self, video: np.ndarray) -> np.ndarray:
-        "video [B, T, H, W, 3] in [0, 1] -> pixels [B, T, 3, h, w] resized and normalised."
-        return resize_frames(video, self.size, self.mean, self.std)
+        "video [B, T, H, W, 3] in [0, 1] -> pixels [B, T, 3, h, w] resized and normalised on the backbone's device."
+        return resize_frames(video, self.size, self.mean, self.std, self.device)
 
     def describe(self) -> dict:
         "JSON-able identity: weights and preprocessing (a feature cache key)."
@@ -257,10 +259,11 @@ def tokens_to_grid(tokens: np.ndarray, # [B or B*T, prefix + t*gh*gw, D] last hi
 def encode(self: HFBackbone, inputs: np.ndarray) -> dict:
     "pixels [B, T, 3, h, w] -> {'features': [B, t, N, D], 'grid_features': [B, t, gh, gw, D]} float32, t native steps."
     B, T = inputs.shape[:2]
-    if self.num_frames: inputs = inputs[:, frame_indices(T, self.num_frames)]
+    if self.num_frames: inputs = inputs[:, list(frame_indices(T, self.num_frames))]
     dtype, out = next(self.model.parameters()).dtype, []
     for s in range(0, B, self.batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(inputs[s:s + self.batch_size])).to(self.device, dtype)
+        x = inputs[s:s + self.batch_size]  # numpy, or a tensor already on the device (`preprocess` on an accelerator)
+        x = (x if torch.is_tensor(x) else torch.from_numpy(np.ascontiguousarray(x))).to(self.device, dtype)
         hidden = HF_FAMILIES[self.model_type].forward(self.model, x).float().cpu().numpy()
         out.append(tokens_to_grid(hidden, len(x), self.grid, self.prefix))
     grid = np.concatenate(out)
