@@ -12,7 +12,7 @@ from flax import nnx
 import orbax.checkpoint as ocp
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError, atomic_write_json
-from .cost import counted
+from .cost import counted, timed
 from .backbones import embed
 from .clips import VIDEO_KEYS, clip_video
 from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL_BATCH
@@ -215,8 +215,9 @@ def headline_metrics(task: Task, metrics: dict) -> dict:
 def _validate(task, model, backbone, val_table, config, prefix: str, limit: int | None) -> dict:
     "Headline-level metrics of `model` on the first `limit` validation examples (all if None)."
     model.eval()
-    metrics, _ = evaluate(task, {'readout': readout_predictor(task, model)}, backbone, val_table,
-                          config.batch_size, limit)
+    with timed('eval', min(limit or len(val_table), len(val_table))):  # issue 18: online evaluation counts as evaluation
+        metrics, _ = evaluate(task, {'readout': readout_predictor(task, model)}, backbone, val_table,
+                              config.batch_size, limit)
     model.train()
     return {f'{prefix}/{k}': v for k, v in headline_metrics(task, metrics['readout']).items()}
 
