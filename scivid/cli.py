@@ -11,7 +11,7 @@ from .core import ScividError, check_choice, os_error_message
 # %% auto #0
 __all__ = ['TASK_NAMES', 'COMMANDS', 'add_train_args', 'run_config', 'train_main', 'add_check_args', 'check_cmd',
            'add_generate_args', 'generate_cmd', 'add_extract_args', 'extract_cmd', 'add_suite_args', 'suite_cmd',
-           'list_cmd', 'add_ethogram_args', 'ethogram_cmd', 'make_parser', 'quiet_libraries', 'main']
+           'list_cmd', 'add_ethogram_args', 'ethogram_cmd', 'doctor_cmd', 'make_parser', 'quiet_libraries', 'main']
 
 # %% ../nbs/61_cli.ipynb #cdf786ec
 TASK_NAMES = ('flyvsfly', 'calms21', 'typhoon', 'weatherbench', 'stir')  # `scivid.tasks.TASKS`, without importing it
@@ -158,6 +158,12 @@ def ethogram_cmd(args) -> int:
     from scivid.ethogram import ethogram_main
     return ethogram_main(args.run_dir, args.video, args.labels, args.out, args.stride, args.readout)
 
+def doctor_cmd(args) -> int:
+    "Print what `scivid doctor` reports (JAX and torch are imported here: the command line starts fast)."
+    from scivid.devices import doctor_report
+    print(doctor_report())
+    return 0
+
 COMMANDS = {  # command words -> (add options, run, what it does)
     ('train',): (add_train_args, train_main, 'train readouts on a frozen backbone for one task and evaluate them, '
                  'with baselines; resumes an interrupted run in the same folder'),
@@ -171,6 +177,7 @@ COMMANDS = {  # command words -> (add options, run, what it does)
     ('ethogram',): (add_ethogram_args, ethogram_cmd, "label every frame of a video with a run's behaviour readout: "
                     'per-frame CSV, bouts and a figure (--labels: F1 and bout precision/recall)'),
     ('extract',): (add_extract_args, extract_cmd, "write a backbone's feature grid for every frame of a video file"),
+    ('doctor',): (lambda p: None, doctor_cmd, 'print the devices JAX and torch see, their memory, and the versions'),  # issue 18
 }
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):

@@ -8,9 +8,9 @@ import contextlib, errno, os, re, sys, tempfile, json
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['OS_ERROR_FIXES', 'RELEASE_DATA_DIR', 'ScividError', 'check_choice', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'os_error_of', 'os_error_message', 'os_errors_as_scivid', 'env_data_dir', 'cache_dir',
-           'non_finite', 'phase']
+__all__ = ['OS_ERROR_FIXES', 'RELEASE_DATA_DIR', 'JAX_GPU_MEMORY_FRACTION', 'ScividError', 'check_choice', 'atomic_write_bytes',
+           'atomic_write_text', 'atomic_write_json', 'os_error_of', 'os_error_message', 'os_errors_as_scivid',
+           'env_data_dir', 'cache_dir', 'non_finite', 'phase', 'share_gpu_with_torch']
 
 # %% ../nbs/00_core.ipynb #3ef40596
 class ScividError(Exception):
@@ -122,3 +122,13 @@ def phase(text: str, # what starts now, e.g. 'training attention: 300 steps of 3
     print(text, file=sys.stderr, flush=True)
     if type(sys.stderr).__module__.startswith('ipykernel'):  # a notebook kernel: its fileno is the terminal's stderr
         with contextlib.suppress(OSError, ValueError): os.write(sys.stderr.fileno(), f'{text}\n'.encode())
+
+# %% ../nbs/00_core.ipynb #c9a7f949
+JAX_GPU_MEMORY_FRACTION = '.5'  # of a GPU's memory JAX preallocates, the rest for torch backbones (original SciVid README)
+
+def share_gpu_with_torch(environ=os.environ, # the environment to set it in
+                        ) -> str:
+    "Set XLA_PYTHON_CLIENT_MEM_FRACTION to JAX_GPU_MEMORY_FRACTION unless `environ` has it; returns the value in force."
+    return environ.setdefault('XLA_PYTHON_CLIENT_MEM_FRACTION', JAX_GPU_MEMORY_FRACTION)
+
+share_gpu_with_torch()  # at import, before anything in scivid can start JAX

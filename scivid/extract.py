@@ -4,13 +4,14 @@
 
 # %% ../nbs/26_extract.ipynb #6e0e42ff
 from __future__ import annotations
-import json, shutil
+import json, shutil, time
 from pathlib import Path
 import numpy as np
 import av
 import xarray as xr
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
-from .core import ScividError
+from .core import ScividError, phase
+from .devices import BatchBackoff, extraction_line
 from .backbones import embed
 from .zoo import load_backbone
 
@@ -83,8 +84,13 @@ def extract_features(backbone, # a loaded backbone
     "Per-frame feature grids of `video` as an xarray Dataset (time in seconds)."
     frames, times, index = read_video(video, size, frame_step)
     clips, grids = video_clips(frames, clip_len), []
+    backoff, busy, start = BatchBackoff(batch_size, progress), 0.0, time.perf_counter()  # issue 18: halve on out-of-memory
     for s in tqdm(range(0, len(clips), batch_size), desc=f'extract {Path(video).name}', disable=not progress):
-        grids.append(embed(backbone, clips[s:s + batch_size].astype(np.float32) / 255)['grid_features'].astype(dtype))
+        began = time.perf_counter()
+        grid = backoff.map(lambda c: embed(backbone, c.astype(np.float32) / 255), clips[s:s + batch_size])['grid_features']
+        busy += time.perf_counter() - began
+        grids.append(grid.astype(dtype))
+    phase(extraction_line(f'features of {Path(video).name}', len(clips), time.perf_counter() - start, busy), progress)
     grid = np.concatenate(grids).reshape(-1, *grids[0].shape[2:])[:len(frames)]
     return xr.Dataset(
         {'grid_features': (('time', 'y', 'x', 'feature'), grid)},

@@ -4,7 +4,7 @@
 
 # %% ../nbs/25_feature_cache.ipynb #3c6419ce
 from __future__ import annotations
-import fcntl, hashlib, json, os, shutil, sys
+import fcntl, hashlib, json, os, shutil, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +12,8 @@ import numpy as np
 import tensorstore as ts
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError, cache_dir, non_finite, phase
+from .cost import timed, counted
+from .devices import BatchBackoff, extraction_line
 from .backbones import native_features, per_frame
 from .clips import VIDEO_KEYS, clip_shape, concat_clips
 from .task import prefetch
@@ -199,10 +201,12 @@ class FeatureTable:
         return item
 
 # %% ../nbs/25_feature_cache.ipynb #25433e21
-def _compute(backbone, batch: list[dict]) -> list[dict]:
+def _compute(backbone, batch: list[dict], backoff: BatchBackoff | None = None) -> list[dict]:
     "Features of a list of examples at the backbone's native steps (`encode`), split back per example."
     counts = [clip_shape(e)[0] for e in batch]  # clips per example
-    feats = native_features(backbone, np.asarray(concat_clips(batch), np.float32))
+    video = np.asarray(concat_clips(batch), np.float32)
+    encode = lambda v: native_features(backbone, v)
+    feats = backoff.map(encode, video) if backoff else encode(video)  # backoff: smaller passes on out-of-memory (issue 18)
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
@@ -261,12 +265,16 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
         todo = [(v, i) for v, i in wanted if not done[v, i]]
         label = label or f'features {path.name}'
         if todo: phase(f'caching {label}: {len(todo):,} clips', progress)
-        with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc=label, unit='clip',
-                                                       disable=not progress or not todo) as bar:
+        backoff, busy, clips, start = BatchBackoff(None, progress), 0.0, 0, time.perf_counter()  # issue 18
+        with timed('extract'), ThreadPoolExecutor(workers) as pool, tqdm(  # timed: issue 18
+                total=len(todo), desc=label, unit='clip', disable=not progress or not todo) as bar:
             chunks = (todo[s:s + batch_size] for s in range(0, len(todo), batch_size))
             loads = prefetch((pairs, list(pool.map(lambda p: examples.example(p[1], p[0]), pairs))) for pairs in chunks)
             for pairs, batch in loads:  # the next batch decodes while this one is encoded
-                for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
+                began = time.perf_counter()
+                computed = _compute(backbone, batch, backoff)
+                busy, clips = busy + time.perf_counter() - began, clips + sum(clip_shape(ex)[0] for ex in batch)
+                for (v, i), ex, f in zip(pairs, batch, computed):
                     if last_step: f = {k: a[:, -1:] for k, a in f.items()}
                     item = stored_item(ex, f, dtype, f'example {i} (view {v})',
                                        with_features=arrays is not None and 'features' in arrays)
@@ -276,6 +284,8 @@ def feature_table(backbone, # frozen backbone (preprocess / encode / describe)
                     _write(arrays, v, i, item, shared, first=not done[:, i].any())
                     done[v, i] = True
                 bar.update(len(pairs))
+        counted('extract', clips)
+        if todo: phase(extraction_line(label, clips, time.perf_counter() - start, busy), progress)
         return FeatureTable(path, complete=only is None)
 
 # %% ../nbs/25_feature_cache.ipynb #68c52712

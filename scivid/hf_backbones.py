@@ -20,7 +20,7 @@ from .backbones import frame_indices
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PROCESSOR_FILES', 'HF_FAMILIES', 'TINY_MODELS', 'PROXY_VARS', 'processor_settings',
            'resize_frames', 'HFFamily', 'save_tiny_model', 'hub_unreachable', 'hf_load', 'read_processor',
-           'weights_fingerprint', 'HFBackbone', 'tokens_to_grid', 'load_hf_backbone']
+           'weights_fingerprint', 'HFBackbone', 'tokens_to_grid', 'default_dtype', 'load_hf_backbone']
 
 # %% ../nbs/22_hf_backbones.ipynb #27d3867f
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -49,15 +49,17 @@ def resize_frames(video: np.ndarray, # [B, T, H, W, 3] float in [0, 1]
                   size: tuple, # (h, w) model resolution
                   mean, # per-channel mean (3,)
                   std, # per-channel std (3,)
-                 ) -> np.ndarray:
-    "Frames resized (antialiased bilinear) and normalised: [B, T, 3, h, w] float32."
-    x = torch.from_numpy(np.ascontiguousarray(video, np.float32))
+                  device: str = 'cpu', # torch device that resizes and normalises (issue 16: on the accelerator)
+                 ):
+    "Frames resized (antialiased bilinear) and normalised: [B, T, 3, h, w] float32 (a tensor left on `device` if not the CPU)."
+    x = torch.from_numpy(np.ascontiguousarray(video, np.float32)).to(device)
     B, T, H, W, C = x.shape
     x = x.reshape(B * T, H, W, C).permute(0, 3, 1, 2)
     if (H, W) != tuple(size):
         x = F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False, antialias=True)
-    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-    return x.reshape(B, T, C, *size).numpy().astype(np.float32)
+    x = (x - torch.tensor(mean, device=device).view(1, 3, 1, 1)) / torch.tensor(std, device=device).view(1, 3, 1, 1)
+    x = x.reshape(B, T, C, *size)
+    return x.numpy().astype(np.float32) if x.device.type == 'cpu' else x  # on an accelerator: stays there for encode
 
 # %% ../nbs/22_hf_backbones.ipynb #d147c279
 def _pair(x) -> tuple[int, int]:
@@ -232,8 +234,8 @@ class HFBackbone:
         self.grid = (self.size[0] // self.patch[0], self.size[1] // self.patch[1])
 
     def preprocess(self, video: np.ndarray) -> np.ndarray:
-        "video [B, T, H, W, 3] in [0, 1] -> pixels [B, T, 3, h, w] resized and normalised."
-        return resize_frames(video, self.size, self.mean, self.std)
+        "video [B, T, H, W, 3] in [0, 1] -> pixels [B, T, 3, h, w] resized and normalised on the backbone's device."
+        return resize_frames(video, self.size, self.mean, self.std, self.device)
 
     def describe(self) -> dict:
         "JSON-able identity: weights and preprocessing (a feature cache key)."
@@ -257,14 +259,21 @@ def tokens_to_grid(tokens: np.ndarray, # [B or B*T, prefix + t*gh*gw, D] last hi
 def encode(self: HFBackbone, inputs: np.ndarray) -> dict:
     "pixels [B, T, 3, h, w] -> {'features': [B, t, N, D], 'grid_features': [B, t, gh, gw, D]} float32, t native steps."
     B, T = inputs.shape[:2]
-    if self.num_frames: inputs = inputs[:, frame_indices(T, self.num_frames)]
+    if self.num_frames: inputs = inputs[:, list(frame_indices(T, self.num_frames))]
     dtype, out = next(self.model.parameters()).dtype, []
     for s in range(0, B, self.batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(inputs[s:s + self.batch_size])).to(self.device, dtype)
+        x = inputs[s:s + self.batch_size]  # numpy, or a tensor already on the device (`preprocess` on an accelerator)
+        x = (x if torch.is_tensor(x) else torch.from_numpy(np.ascontiguousarray(x))).to(self.device, dtype)
         hidden = HF_FAMILIES[self.model_type].forward(self.model, x).float().cpu().numpy()
         out.append(tokens_to_grid(hidden, len(x), self.grid, self.prefix))
     grid = np.concatenate(out)
     return {'features': grid.reshape(*grid.shape[:2], -1, grid.shape[-1]), 'grid_features': grid}
+
+# %% ../nbs/22_hf_backbones.ipynb #396904db
+def default_dtype(device: str, # torch device the backbone runs on, e.g. 'cuda', 'cuda:1' or 'cpu'
+                 ) -> str:
+    "'bfloat16' on a CUDA device that computes in it, else 'float32': the dtype backbones run in unless told."
+    return 'bfloat16' if str(device).startswith('cuda') and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float32'
 
 # %% ../nbs/22_hf_backbones.ipynb #e903541b
 def load_hf_backbone(source: str, # hub model id or local directory (save_pretrained output)
@@ -272,7 +281,7 @@ def load_hf_backbone(source: str, # hub model id or local directory (save_pretra
                      device: str | None = None, # torch device (default: cuda if available, else cpu)
                      batch_size: int = 8, # clips per forward pass
                      num_frames: int | None = None, # override the frame count (V-JEPA 2 only: rotary embeddings)
-                     dtype: str = 'float32', # torch dtype of the weights ('float16', 'bfloat16' on GPU)
+                     dtype: str | None = None, # torch dtype of weights and passes (None: `default_dtype` of the device)
                      offline: bool | None = None, # only use local files (default: $HF_HUB_OFFLINE)
                     ) -> HFBackbone:
     "A frozen `transformers` backbone with the preprocessing of its checkpoint."
@@ -289,10 +298,11 @@ def load_hf_backbone(source: str, # hub model id or local directory (save_pretra
     if num_frames and not family.any_frames:
         raise ScividError(f"num_frames={num_frames}: {config.model_type} models only take the frame count they were "
                           f"trained with ({geo['num_frames'] or 'one frame at a time'}); leave num_frames unset")
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    dtype = dtype or default_dtype(device)
     model = hf_load(family.load, source, 'weights', offline, name, unreachable, dtype=getattr(torch, dtype)).eval()
     model.requires_grad_(False)
     weights = weights_fingerprint(model)
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     mean, std = (proc['mean'] or IMAGENET_MEAN, proc['std'] or IMAGENET_STD) if family.normalize else ((0.,) * 3, (1.,) * 3)
     return HFBackbone(name or source, model.to(device), config.model_type,
                       num_frames or geo['num_frames'],

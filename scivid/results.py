@@ -10,6 +10,7 @@ import numpy as np, pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
 from .core import atomic_write_json, atomic_write_text, atomic_write_bytes
+from .cost import COST_DEFAULTS
 
 # %% auto #0
 __all__ = ['RECORD_DEFAULTS', 'RESULT_KEYS', 'metric_records', 'with_defaults', 'results_csv', 'strict_records', 'write_results',
@@ -18,7 +19,8 @@ __all__ = ['RECORD_DEFAULTS', 'RESULT_KEYS', 'metric_records', 'with_defaults', 
 # %% ../nbs/34_results.ipynb #2b3a337c
 RECORD_DEFAULTS = {  # keys a record may leave out: what a plain frozen run on the whole training split says
     'views': 0, 'shots': 0, 'draw': 0, 'train_size': 0, 'frame_order': 'original', 'finetune': False,
-    'backbone_lr_mult': 0.0}
+    'backbone_lr_mult': 0.0, 'backbone_dtype': 'float32',  # issue 18: bfloat16 where a GPU computes in it
+    **COST_DEFAULTS}  # issue 18: what the run that wrote the record cost (scivid.cost)
 RESULT_KEYS = ('task', 'backbone', 'readout', 'split', 'metric', 'value', 'step', 'seed', *RECORD_DEFAULTS)
 
 def metric_records(metrics: dict, # {metric: value}

@@ -11,6 +11,8 @@ import numpy as np
 from flax import nnx
 from . import __version__
 from .core import ScividError, check_choice, atomic_write_json, os_errors_as_scivid, phase
+from .cost import CostMeter, metered, timed, cost_columns, cost_line, COST_DEFAULTS
+from .devices import backbone_dtype
 from .feature_cache import feature_table, default_cache_path
 from .datasets import open_split
 from .clips import VIDEO_KEYS, FRAME_ORDERS, clip_shape, with_video
@@ -258,8 +260,9 @@ def train_readouts(task: Task, backbone, train, val, config: RunConfig, out: Pat
         tr, va = (BlindExamples(train, shapes), BlindExamples(val, shapes)) if blind else (train, val)
         models[name] = make(shapes, nnx.Rngs(config.seed))
         phase(f'training {name}: {train_config.steps:,} steps of {config.batch_size}', config.progress)
-        histories[name] = fit(task, models[name], backbone, tr, va, train_config, out / 'checkpoints' / name,
-                              progress=config.progress, val_split=task.eval_splits[0], label=f'train {name}')
+        with timed('train'):  # issue 18: cost per phase
+            histories[name] = fit(task, models[name], backbone, tr, va, train_config, out / 'checkpoints' / name,
+                                  progress=config.progress, val_split=task.eval_splits[0], label=f'train {name}')
     return models, histories
 
 def readout_predictors(task: Task, models: dict) -> dict:
@@ -271,7 +274,8 @@ def evaluate_split(task: Task, backbone, root: Path, split: str, predictors: dic
                    config: RunConfig) -> Evaluation:
     "Metrics of every predictor on `split`, with a few examples and predictions for plots."
     table = split_table(task, backbone, root, split, False, config)
-    metrics, preds = evaluate(task, predictors, backbone, table, config.batch_size, progress=config.progress)
+    with timed('eval', len(table)):  # issue 18: cost per phase
+        metrics, preds = evaluate(task, predictors, backbone, table, config.batch_size, progress=config.progress)
     raw = split_examples(task, root, split, False, config.seed, config.frame_order)  # what the backbone saw
     examples = with_video(stack_examples([raw.example(i) for i in range(min(8, len(raw)))]))
     return Evaluation(task, split, metrics, examples, preds, histories)
@@ -405,19 +409,21 @@ def run(config: RunConfig) -> RunResult:
 
 def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path) -> RunResult:
     "The run itself: train, evaluate, write records, log and figures into `out` (checked and locked by `run`)."
-    models, histories, views, subset = {}, {}, 0, None
-    if config.examples > 0:
-        subset = training_subset(task, split_records(task, root, task.train_split, True), config)
-        train = split_table(task, backbone, root, task.train_split, True, config, subset)
-        views = reused_views(task, config, len(train))
-        val = split_table(task, backbone, root, task.eval_splits[0], False, config)
-        models, histories = train_readouts(task, backbone, train, val, config, out)
-    predictors = readout_predictors(task, models) | {n: control_predictor(c) for n, c in task.controls.items()}
-    steps = config.examples // config.batch_size
-    evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
-                   for s in config.splits or task.splits}
+    models, histories, views, subset, meter = {}, {}, 0, None, CostMeter()
+    with metered(meter):  # issue 18: every record carries what its run cost
+        if config.examples > 0:
+            subset = training_subset(task, split_records(task, root, task.train_split, True), config)
+            train = split_table(task, backbone, root, task.train_split, True, config, subset)
+            views = reused_views(task, config, len(train))
+            val = split_table(task, backbone, root, task.eval_splits[0], False, config)
+            models, histories = train_readouts(task, backbone, train, val, config, out)
+        predictors = readout_predictors(task, models) | {n: control_predictor(c) for n, c in task.controls.items()}
+        steps = config.examples // config.batch_size
+        evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
+                       for s in config.splits or task.splits}
+    cost = cost_columns(meter) | {'backbone_dtype': backbone_dtype(backbone)}  # issue 18
     train_size = 0 if subset is None else len(subset)
-    records = [r for ev in evaluations.values() for r in run_records(ev, config, steps, views, train_size)]
+    records = [r | cost for ev in evaluations.values() for r in run_records(ev, config, steps, views, train_size)]
     write_results(out, records)
     for name, row in final_log_rows(task, evaluations, steps, models).items(): histories[name].append(row)
     atomic_write_json(out / 'training_log.json', histories)
@@ -460,6 +466,8 @@ def run_summary(result: RunResult) -> str:
     if config.examples:
         lines.append(f"minival (training log): the first {MINIVAL_EXAMPLES:,} {task.eval_splits[0]} examples, "
                      f"evaluated every {config.eval_every} step{'s' * (config.eval_every > 1)}")
+    if result.records and result.records[0].get('devices'):  # issue 18: what the run cost
+        lines.append(cost_line({k: result.records[0][k] for k in COST_DEFAULTS}))
     lines.append(f"run folder: {out} (metrics.json, metrics.csv, training_log.json); figures: {out / 'figures'}")
     return '\n'.join(lines)
 

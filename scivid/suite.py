@@ -14,6 +14,7 @@ from .core import ScividError, check_choice, atomic_write_json, atomic_write_byt
 from .results import RESULT_KEYS, read_results
 from .studies import study_suffix, FEW_SHOT_DRAWS
 from .clips import FRAME_ORDERS
+from .cost import COST_DEFAULTS
 
 # %% auto #0
 __all__ = ['SUITE_OUT', 'DONE', 'PARAMS', 'KEEP_ON_REDO', 'STORE_COLUMNS', 'find_train_notebook', 'SuiteConfig', 'SuiteRun',
@@ -212,7 +213,7 @@ def collect_results(out, # suite folder
               for done in sorted(Path(out).glob(f'*/{DONE}'))]
     if not frames: return pd.DataFrame(columns=list(STORE_COLUMNS))
     results = pd.concat(frames, ignore_index=True)[list(STORE_COLUMNS)]
-    keys = [k for k in STORE_COLUMNS if k not in ('value', 'run')]
+    keys = [k for k in STORE_COLUMNS if k not in ('value', 'run', *COST_DEFAULTS)]  # cost: of the execution (issue 18)
     return results.drop_duplicates(keys).reset_index(drop=True)
 
 def write_store(results: pd.DataFrame, # records with STORE_COLUMNS

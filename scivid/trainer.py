@@ -12,6 +12,7 @@ from flax import nnx
 import orbax.checkpoint as ocp
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError, atomic_write_json
+from .cost import counted, timed
 from .backbones import embed
 from .clips import VIDEO_KEYS, clip_video
 from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL_BATCH
@@ -214,8 +215,9 @@ def headline_metrics(task: Task, metrics: dict) -> dict:
 def _validate(task, model, backbone, val_table, config, prefix: str, limit: int | None) -> dict:
     "Headline-level metrics of `model` on the first `limit` validation examples (all if None)."
     model.eval()
-    metrics, _ = evaluate(task, {'readout': readout_predictor(task, model)}, backbone, val_table,
-                          config.batch_size, limit)
+    with timed('eval', min(limit or len(val_table), len(val_table))):  # issue 18: online evaluation counts as evaluation
+        metrics, _ = evaluate(task, {'readout': readout_predictor(task, model)}, backbone, val_table,
+                              config.batch_size, limit)
     model.train()
     return {f'{prefix}/{k}': v for k, v in headline_metrics(task, metrics['readout']).items()}
 
@@ -257,5 +259,6 @@ def fit(task: Task, model, # the readout (an nnx.Module), trained in place
         history.append(row)
         if ckpt_dir and (done % config.checkpoint_every == 0 or done == steps):
             save_checkpoint(ckpt_dir, done, model, optimizer, history, config)
+    counted('train', max(steps - start, 0) * config.batch_size)  # issue 18: examples this call trained
     model.eval()
     return history

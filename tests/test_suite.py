@@ -116,6 +116,13 @@ def test_paper_tables_come_from_the_store(suite, tmp_path):
     control = store.query("readout == 'control' and metric == 'mAP' and split == 'test'").value.mean()
     assert controls.loc[('mini-SciVid', 'flyvsfly', 'resize'), 'control'] == pytest.approx(control, abs=1e-9)
     for fig in ('task_bars', 'normalised'): assert (tmp_path / 'paper' / 'figures' / f'{fig}.png').stat().st_size > 1000
+    # score versus cost (issue 18): the score beside the mean cost of the store's runs
+    row = pd.read_csv(tmp_path / 'paper' / 'score_cost.csv', index_col=[0, 1, 2]).loc[('flyvsfly', 'mini', 'resize')]
+    assert row.score == pytest.approx(stored.mean(), abs=1e-9) and row.runs == store.run.nunique()
+    per_run = store.groupby('run')[['train_s', 'eval_s', 'host_peak_mb']].first()  # every record of a run: its cost
+    for column in per_run: assert row[column] == pytest.approx(per_run[column].mean(), rel=1e-9) and row[column] > 0
+    assert row.projected_hours > 0
+    for fig in ('score_cost', 'projected_hours'): assert (tmp_path / 'paper' / 'figures' / f'{fig}.png').stat().st_size > 1000
 
 
 def test_paper_without_a_store_shows_the_reference(tmp_path):
