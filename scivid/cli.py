@@ -104,6 +104,12 @@ def add_suite_args(p: argparse.ArgumentParser):
     p.add_argument('--notebook', help='train notebook (default: nbs/train.ipynb of the checkout)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel')
     p.add_argument('--dry-run', action='store_true', help='list the runs and their state, run nothing')
+    # issue 16: where the runs execute
+    p.add_argument('--executor', default='local', choices=('local', 'slurm'),
+                   help='local: one run after the other here; slurm: one Slurm job per run (submitit)')
+    p.add_argument('--partition', help="Slurm partition (default: the cluster's default)")
+    p.add_argument('--gpus-per-run', type=int, default=0, help="GPUs of each run's Slurm job")
+    p.add_argument('--time', type=int, default=1440, help="time limit of each run's Slurm job, in minutes")
 
 def suite_cmd(args) -> int:
     from scivid.suite import suite_cmd as run
