@@ -40,6 +40,12 @@ def add_train_args(p: argparse.ArgumentParser):
                    '(default: one per epoch, at most 8; windowed tasks cache every window)')
     p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly (the exact protocol)')
     p.add_argument('--cache-dtype', choices=('float16', 'float32'), help='storage of cached features (default: float16)')
+    # issue 16: one run made by the processes of a jax.distributed job (several hosts)
+    p.add_argument('--distributed', action='store_true', help='join a jax.distributed job: the coordinator and this '
+                   "process's index come from the cluster (srun, mpirun) or from the three options below")
+    p.add_argument('--coordinator', help='HOST:PORT of process 0 (implies --distributed)')
+    p.add_argument('--num-processes', type=int, help='processes in the job (with --coordinator)')
+    p.add_argument('--process-id', type=int, help="this process's index, 0 to N-1 (with --coordinator)")
 
 def run_config(args):
     "The RunConfig of `scivid train` options: those given, RunConfig's defaults for the rest (one set of defaults)."
@@ -53,6 +59,9 @@ def run_config(args):
 def train_main(args) -> int:
     "Run `scivid train` and print the run's summary (RunConfig and `run` check the arguments)."
     config = run_config(args)  # checks the arguments first
+    if getattr(args, 'distributed', False) or getattr(args, 'coordinator', None):  # issue 16: several processes
+        import jax
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     from scivid.run import run, run_summary
     print(run_summary(run(config)))
     return 0

@@ -21,6 +21,8 @@ from .trainer import (TrainConfig, PEAK_LR, eval_every_steps, MINIVAL_EXAMPLES, 
                             batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
 from .results import metric_records, write_results, sync_results, plot_history, save_figures
 from .tasks import get_task
+import jax  # issue 16: several processes
+from .distributed import feature_table_part
 
 # %% auto #0
 __all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'RunConfig', 'split_records',
@@ -164,7 +166,8 @@ def split_table(task: Task, backbone, root: Path, split: str, training: bool, co
     if training:  # compute only what the run visits (and example 0, which gives the feature shapes)
         pairs = [(0, 0), *visited_pairs(config.examples, len(examples), config.seed)]
         only = {(examples.slot(i, v) % views, i) for i, v in pairs}
-    table = feature_table(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
+    build = feature_table_part if jax.process_count() > 1 else feature_table  # issue 16: each process its share
+    table = build(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
                           progress=config.progress, shared=task.shared_keys if training else (),
                           last_step=task.last_step_only, only=only, label=f'{task.name} {split} features')
     return CachedExamples(table, examples) if training else table
@@ -354,6 +357,7 @@ def run(config: RunConfig) -> RunResult:
         backbone = load_backbone(config.backbone)
         identity = run_identity(config, backbone_identity(config.backbone, backbone),
                                 run_data_fingerprint(task, root, config))
+        if jax.process_index() > 0: return run_in_folder(task, backbone, root, config, out)  # process 0 writes the folder
         with run_folder(out, identity): return run_in_folder(task, backbone, root, config, out)
 
 def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path) -> RunResult:
@@ -369,6 +373,7 @@ def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path
     evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
                    for s in config.splits or task.splits}
     records = [r for ev in evaluations.values() for r in run_records(ev, config, steps, views)]
+    if jax.process_index() > 0: return RunResult(config, out, records, evaluations, histories)  # issue 16: not a writer
     write_results(out, records)
     for name, row in final_log_rows(task, evaluations, steps, models).items(): histories[name].append(row)
     atomic_write_json(out / 'training_log.json', histories)

@@ -1,8 +1,12 @@
-"""Feature extraction by 2 `jax.distributed` processes (localhost coordinator, CPU) gives the 1-process cache (issue 16).
+"""A run as 2 `jax.distributed` processes (localhost coordinator, CPU) gives the 1-process run's results (issue 16).
 
-Two processes each compute their share of the feature cache of mini-SciVid's Fly-vs-Fly val split (resize backbone)
-(its first 24 examples) with `feature_table_part`, writing into one cache concurrently; the cache must equal, example by example, the one
-`feature_table` builds in a single process, and each process must have computed only its own examples (each once).
+The same small run (Fly-vs-Fly, resize backbone, the linear readout, 16 training examples at batch 8, the test
+split) is made by one process and by two, each with a fresh feature cache. With two, each process extracts its
+share of every cache (`feature_table_part`), each training batch is split over the two processes' devices, the
+predictions are gathered so that metrics see every example once, and only process 0 writes the run folder.
+The feature caches must be identical, and the records equal up to float32 rounding: two devices add their halves
+of each gradient before the all-reduce, one device adds all rows in one order (1e-5 relative is far above that
+rounding after two Adam steps and far below any real difference, e.g. a batch row lost or counted twice).
 """
 import json
 import os
@@ -12,35 +16,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-FIRST = 24  # the split's first examples (a test of the mechanics, kept short)
 SCRIPT = '''
-import json, sys
+import json, os, sys
 import jax
-index, count, port, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=count, process_id=index)
-from scivid.backbones import ResizeBackbone
-from scivid.distributed import feature_table_part
-sys.path.insert(0, sys.argv[5]); from test_distributed import val_side
-examples = val_side()
-table = feature_table_part(ResizeBackbone(), examples, path, {"task": "flyvsfly", "split": "val"}, progress=False)
-print(json.dumps({"process": jax.process_index(), "computed": examples.calls, "complete": bool(table.done.all())}))
+index, count, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+if count > 1: jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=count, process_id=index)
+from scivid.run import run, RunConfig
+r = run(RunConfig(task="flyvsfly", readouts=("linear",), examples=16, batch_size=8, splits=("test",), out_dir=out,
+                  progress=False))
+print(json.dumps({"process": jax.process_index(), "devices": jax.device_count(), "pid": os.getpid(), "records": len(r.records)}))
 '''
-
-
-def val_side():
-    "The backbone side of mini-SciVid's Fly-vs-Fly val examples, counting which examples are read."
-    from scivid.mini import mini_scivid_dir
-    from scivid.run import split_examples, BackboneSide
-    from scivid.tasks import get_task
-    class Counting(BackboneSide):
-        calls = []
-        def __len__(self): return min(FIRST, len(self.examples))
-        def example(self, i, slot=0):
-            self.calls.append(i); return super().example(i, slot)
-    task = get_task('flyvsfly').for_data(mini=True)
-    return Counting(split_examples(task, mini_scivid_dir(), 'val', False, 0))
 
 
 def _free_port():
@@ -48,27 +36,43 @@ def _free_port():
         s.bind(('localhost', 0)); return s.getsockname()[1]
 
 
-def test_two_processes_build_the_one_process_cache(tmp_path):
-    from scivid.backbones import ResizeBackbone
-    from scivid.feature_cache import feature_table, FeatureTable
-    env = os.environ | {'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]), 'JAX_PLATFORMS': 'cpu'}
-    env.pop('SCIVID_DATA_DIR', None)
-    port, path = _free_port(), tmp_path / 'parts.zarr'
-    procs = [subprocess.Popen([sys.executable, '-c', SCRIPT, str(p), '2', str(port), str(path), str(ROOT / 'tests')],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in range(2)]
-    outs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err[-2000:]
-    reports = sorted((json.loads(out.strip().splitlines()[-1]) for out, _ in outs), key=lambda r: r['process'])
-    examples = val_side()
-    n = len(examples)
-    assert [r['process'] for r in reports] == [0, 1] and all(r['complete'] for r in reports)
-    assert sorted(reports[0]['computed']) == list(range(0, n, 2))  # its share only, each example once
-    assert sorted(reports[1]['computed']) == list(range(1, n, 2))
-    one = feature_table(ResizeBackbone(), examples, tmp_path / 'one.zarr', {'task': 'flyvsfly', 'split': 'val'},
-                        progress=False)
-    two = FeatureTable(path)
-    assert len(two) == len(one) == n > 10
-    for i in range(n):
-        a, b = one.example(i), two.example(i)
-        assert sorted(a) == sorted(b)
-        for k in a: np.testing.assert_array_equal(a[k], b[k], err_msg=f'example {i}, {k}')
+def _start(count, out, cache, port, mini):
+    env = os.environ | {'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]),
+                        'JAX_PLATFORMS': 'cpu', 'SCIVID_CACHE_DIR': str(cache), 'SCIVID_DATA_DIR': str(mini)}
+    env.pop('XLA_FLAGS', None)  # one device per process
+    return [subprocess.Popen([sys.executable, '-c', SCRIPT, str(p), str(count), str(port), str(out)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in range(count)]
+
+
+def _reports(procs):
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err[-3000:]
+    return sorted((json.loads(out.strip().splitlines()[-1]) for out, _ in outs), key=lambda r: r['process'])
+
+
+def _caches(cache):
+    from scivid.feature_cache import FeatureTable
+    return {p.name: FeatureTable(p, complete=False) for p in sorted((cache / 'features').glob('*.zarr'))}
+
+
+def test_two_processes_make_the_one_process_run(tmp_path, mini_root):
+    one = _start(1, tmp_path / 'run1', tmp_path / 'cache1', 0, mini_root)  # all three processes at once
+    two = _start(2, tmp_path / 'run2', tmp_path / 'cache2', _free_port(), mini_root)
+    r1, r2 = _reports(one), _reports(two)
+    assert [r['devices'] for r in r1 + r2] == [1, 2, 2] and r2[0]['records'] == r2[1]['records'] == r1[0]['records']
+    assert (tmp_path / 'run2' / '.lock').read_text().strip() == str(r2[0]['pid'])  # process 0 held the run folder
+    m1, m2 = (pd.DataFrame(json.loads((tmp_path / f'run{k}' / 'metrics.json').read_text())) for k in (1, 2))
+    key = ['readout', 'split', 'metric']
+    m1, m2 = m1.sort_values(key).reset_index(drop=True), m2.sort_values(key).reset_index(drop=True)
+    assert len(m1) > 5 and 'linear' in set(m1.readout)
+    pd.testing.assert_frame_equal(m1.drop(columns='value'), m2.drop(columns='value'))
+    np.testing.assert_allclose(m2.value, m1.value, rtol=1e-5, atol=1e-7)
+    c1, c2 = _caches(tmp_path / 'cache1'), _caches(tmp_path / 'cache2')
+    assert sorted(c1) == sorted(c2) and len(c1) == 3  # train, val, test
+    for name, a in c1.items():
+        b = c2[name]
+        np.testing.assert_array_equal(a.done, b.done, err_msg=name)
+        for v, i in zip(*np.nonzero(a.done)):
+            x, y = a.example(int(i), int(v)), b.example(int(i), int(v))
+            assert sorted(x) == sorted(y)
+            for k in x: np.testing.assert_array_equal(x[k], y[k], err_msg=f'{name} example {i} view {v} {k}')
