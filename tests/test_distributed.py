@@ -25,8 +25,8 @@ import jax
 index, count, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 if count > 1: jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=count, process_id=index)
 from scivid.run import run, RunConfig
-r = run(RunConfig(task="flyvsfly", readouts=("linear",), examples=16, batch_size=8, splits=("test",), out_dir=out,
-                  progress=False))
+r = run(RunConfig(task="flyvsfly", readouts=("linear",), examples=16, batch_size=8, splits=("test",), eval_every=1000,
+                  out_dir=out, progress=False))  # minival once, at the end
 print(json.dumps({"process": jax.process_index(), "devices": jax.device_count(), "pid": os.getpid(), "records": len(r.records)}))
 '''
 
