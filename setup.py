@@ -9,6 +9,7 @@ cfg = cfg['DEFAULT']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
 gpu_requirements = cfg.get('gpu_requirements', '').split()
+slurm_requirements = cfg.get('slurm_requirements', '').split()  # `pip install scivid[slurm]`: scivid suite --executor slurm
 console_scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
@@ -24,7 +25,7 @@ setuptools.setup(
     include_package_data=True,
     python_requires='>=' + cfg['min_python'],
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'gpu': gpu_requirements},
+    extras_require={'dev': dev_requirements + slurm_requirements, 'gpu': gpu_requirements, 'slurm': slurm_requirements},
     entry_points={'console_scripts': console_scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
 )

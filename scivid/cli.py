@@ -49,6 +49,12 @@ def add_train_args(p: argparse.ArgumentParser):
                          help='frame-order ablation before the backbone, in training and evaluation (default: original)')
     studies.add_argument('--seeds', type=int, help='run N seeds (the --seed and the N-1 after it), each in its own folder '
                          '(OUT-sSEED), and print the mean and 95%% interval across them')
+    # issue 16: one run made by the processes of a jax.distributed job (several hosts)
+    p.add_argument('--distributed', action='store_true', help='join a jax.distributed job: the coordinator and this '
+                   "process's index come from the cluster (srun, mpirun) or from the three options below")
+    p.add_argument('--coordinator', help='HOST:PORT of process 0 (implies --distributed)')
+    p.add_argument('--num-processes', type=int, help='processes in the job (with --coordinator)')
+    p.add_argument('--process-id', type=int, help="this process's index, 0 to N-1 (with --coordinator)")
 
 def run_config(args):
     "The RunConfig of `scivid train` options: those given, RunConfig's defaults for the rest (one set of defaults)."
@@ -64,6 +70,9 @@ def run_config(args):
 def train_main(args) -> int:
     "Run `scivid train` and print the run's summary (RunConfig and `run` check the arguments)."
     config = run_config(args)  # checks the arguments first
+    if getattr(args, 'distributed', False) or getattr(args, 'coordinator', None):  # issue 16: several processes
+        import jax
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     from scivid.run import run, run_summary, seed_configs, seeds_summary
     results = []
     for c in seed_configs(config, args.seeds):
@@ -127,6 +136,12 @@ def add_suite_args(p: argparse.ArgumentParser):
     studies.add_argument('--draws', type=int, help="seeded draws of each few-shot or smaller training set (default: the "
                          "protocol's 3)")
     studies.add_argument('--frame-orders', type=_csv, help='frame-order ablations, e.g. original,shuffled,reversed,repeated')
+    # issue 16: where the runs execute
+    p.add_argument('--executor', default='local', choices=('local', 'slurm'),
+                   help='local: one run after the other here; slurm: one Slurm job per run (submitit)')
+    p.add_argument('--partition', help="Slurm partition (default: the cluster's default)")
+    p.add_argument('--gpus-per-run', type=int, default=0, help="GPUs of each run's Slurm job")
+    p.add_argument('--time', type=int, default=1440, help="time limit of each run's Slurm job, in minutes")
 
 def suite_cmd(args) -> int:
     from scivid.suite import suite_cmd as run

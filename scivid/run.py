@@ -24,6 +24,8 @@ from .trainer import (TrainConfig, PEAK_LR, eval_every_steps, MINIVAL_EXAMPLES, 
 from .results import metric_records, write_results, sync_results, plot_history, save_figures
 from .tasks import get_task
 from .studies import Subset, few_shot_indices, subset_size, subset_indices, study_suffix, seed_interval
+import jax  # issue 16: several processes
+from .distributed import feature_table_part
 
 # %% auto #0
 __all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'RunConfig', 'split_records',
@@ -195,7 +197,8 @@ def split_table(task: Task, backbone, root: Path, split: str, training: bool, co
     if training:  # compute only what the run visits (and its first example, which gives the feature shapes)
         pairs = [(0, 0), *visited_pairs(config.examples, len(keep), config.seed)]
         only = {(examples.slot(int(keep[i]), v) % views, int(keep[i])) for i, v in pairs}
-    table = feature_table(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
+    build = feature_table_part if jax.process_count() > 1 else feature_table  # issue 16: each process its share
+    table = build(backbone, BackboneSide(examples), path, key, views=views, dtype=config.cache_dtype,
                           progress=config.progress, shared=task.shared_keys if training else (),
                           last_step=task.last_step_only, only=only, label=f'{task.name} {split} features')
     return shown(CachedExamples(table, examples) if training else table)
@@ -405,6 +408,7 @@ def run(config: RunConfig) -> RunResult:
         backbone = load_backbone(config.backbone)
         identity = run_identity(config, backbone_identity(config.backbone, backbone),
                                 run_data_fingerprint(task, root, config))
+        if jax.process_index() > 0: return run_in_folder(task, backbone, root, config, out)  # process 0 writes the folder
         with run_folder(out, identity): return run_in_folder(task, backbone, root, config, out)
 
 def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path) -> RunResult:
@@ -424,6 +428,7 @@ def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path
     cost = cost_columns(meter) | {'backbone_dtype': backbone_dtype(backbone)}  # issue 18
     train_size = 0 if subset is None else len(subset)
     records = [r | cost for ev in evaluations.values() for r in run_records(ev, config, steps, views, train_size)]
+    if jax.process_index() > 0: return RunResult(config, out, records, evaluations, histories)  # issue 16: not a writer
     write_results(out, records)
     for name, row in final_log_rows(task, evaluations, steps, models).items(): histories[name].append(row)
     atomic_write_json(out / 'training_log.json', histories)

@@ -60,6 +60,11 @@ class SuiteConfig:
     train_fractions: tuple = ()  # sample-size sweep: shares of the training split kept, e.g. (0.1, 0.5, 1.0)
     draws: int | None = None  # seeded draws of each few-shot or smaller training set (None: the protocol's 3)
     frame_orders: tuple = ('original',)  # frame-order ablations, e.g. ('original', 'shuffled')
+    # issue 16: where the runs execute (scivid.executors.EXECUTORS), and the Slurm job of each run
+    executor: str = 'local'  # 'local': one after the other here; 'slurm': one Slurm job per run
+    partition: str | None = None  # Slurm partition (None: the cluster's default)
+    gpus_per_run: int = 0  # GPUs of each run's Slurm job
+    time: int = 1440  # time limit of each run's Slurm job, in minutes
 
 # %% ../nbs/62_suite.ipynb #7dca2762
 @dataclass(frozen=True)
@@ -263,13 +268,11 @@ def run_suite(config: SuiteConfig, progress: bool = True,
     result = SuiteResult(skipped=[n for n, s in status.items() if s == 'done'])
     todo = [r for r in runs if status[r[0].name] != 'done']
     if dry_run: return result
-    data = data_kind(config.data_dir)
-    bar = tqdm(todo, desc='suite', unit='run', disable=not progress, file=sys.stderr)
-    for run, folder, params in bar:
-        bar.set_postfix_str(run.name)
-        if status[run.name] == 'partial': clear_partial(folder)
-        try: result.ran[run.name] = execute_run(notebook, folder, params, data, config.kernel)
-        except Exception as e: result.failed[run.name] = _failure(e)
+    from scivid.executors import EXECUTORS  # how the runs execute: here, or as Slurm jobs (issue 16)
+    execute = EXECUTORS[check_choice('executor', config.executor, EXECUTORS)]
+    outcomes = execute(config, [(run, folder, params, status[run.name]) for run, folder, params in todo],
+                       notebook, data_kind(config.data_dir), progress)
+    for name, (kind, what) in outcomes.items(): (result.ran if kind == 'ran' else result.failed)[name] = what
     result.results = collect_results(out)
     result.store = write_store(result.results, out)
     return result

@@ -20,7 +20,7 @@ from .task import Task, train_batches, eval_batches, PROTOCOL_EXAMPLES, PROTOCOL
 # %% auto #0
 __all__ = ['PEAK_LR', 'END_LR', 'WARMUP_STEPS', 'MINIVAL_EXAMPLES', 'EVAL_EVERY', 'FULL_VAL_EVERY', 'FEATURE_KEYS',
            'warmup_steps', 'eval_every_steps', 'TrainConfig', 'make_schedule', 'make_optimizer', 'batch_features',
-           'readout_inputs', 'make_train_step', 'make_predict', 'data_mesh', 'place', 'check_split',
+           'readout_inputs', 'make_train_step', 'make_predict', 'data_mesh', 'place', 'on_host', 'check_split',
            'readout_predictor', 'control_predictor', 'evaluate', 'save_checkpoint', 'restore_checkpoint',
            'headline_metrics', 'fit']
 
@@ -116,10 +116,10 @@ def make_predict(task: Task):
     return predict
 
 # %% ../nbs/33_trainer.ipynb #a2dec86f
-def data_mesh(devices=None, # devices to spread batches over (default: all local ones)
+def data_mesh(devices=None, # devices to spread batches over (default: all, of every jax.distributed process)
              ) -> jax.sharding.Mesh:
     "A 1-D mesh (axis 'data') over the devices: batches split along it, readout state replicated."
-    return jax.sharding.Mesh(np.asarray(devices if devices is not None else jax.local_devices()), ('data',))
+    return jax.sharding.Mesh(np.asarray(devices if devices is not None else jax.devices()), ('data',))
 
 def place(tree, # arrays (a dict, an nnx state, ...)
           mesh: jax.sharding.Mesh,
@@ -128,7 +128,22 @@ def place(tree, # arrays (a dict, an nnx state, ...)
     "Arrays put on the mesh's devices: batches split along their first axis, everything else replicated."
     P = jax.sharding.PartitionSpec
     spec = jax.sharding.NamedSharding(mesh, P('data') if split else P())
-    return jax.tree.map(lambda a: jax.device_put(a, spec), tree)
+    if jax.process_count() == 1: return jax.tree.map(lambda a: jax.device_put(a, spec), tree)
+    return jax.tree.map(lambda a: _process_part(a, spec, split), tree)  # issue 16: several processes
+
+def _process_part(a, spec, split: bool) -> jax.Array:
+    "One global array from the same host value `a` in every process: each gives its rows (split) or all of it."
+    a, k, n = np.asarray(a), jax.process_index(), jax.process_count()
+    if not split: return jax.make_array_from_process_local_data(spec, a)
+    rows = len(a) // n
+    return jax.make_array_from_process_local_data(spec, a[k * rows:(k + 1) * rows], a.shape)
+
+def on_host(a) -> np.ndarray:
+    "A (global) array as numpy in every process: gathered from the others where this one lacks rows."
+    if isinstance(a, jax.Array) and not a.is_fully_addressable and not a.is_fully_replicated:
+        from jax.experimental import multihost_utils
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
 
 def check_split(batch_size: int, mesh: jax.sharding.Mesh) -> None:
     "ScividError unless a batch of `batch_size` splits evenly over the mesh."
@@ -148,7 +163,7 @@ def readout_predictor(task: Task, model) -> callable:
         C = feats['features'].shape[0] // len(batch['mask'])
         split = len(batch['mask']) % mesh.size == 0  # a batch that does not split runs replicated
         preds = predict(model, *place((feats, readout_inputs(batch, C)), mesh, split))
-        return jax.tree.map(lambda p: np.asarray(p).reshape(-1, C, *p.shape[1:]).mean(1), preds)
+        return jax.tree.map(lambda p: on_host(p).reshape(-1, C, *p.shape[1:]).mean(1), preds)
     return run
 
 def control_predictor(control) -> callable:
@@ -184,17 +199,25 @@ def _latest(ckpt_dir) -> dict | None:
 
 def save_checkpoint(ckpt_dir, step: int, model, optimizer, history: list, config: TrainConfig):
     "Save readout + optimizer state at `step`, then atomically point `latest.json` at it."
-    path = (Path(ckpt_dir) / f'step_{step:08d}').absolute()
-    if path.exists(): shutil.rmtree(path)
+    path, first = (Path(ckpt_dir) / f'step_{step:08d}').absolute(), jax.process_index() == 0
+    if path.exists() and first: shutil.rmtree(path)
+    _barrier('checkpoint cleared')  # several processes save together (orbax), process 0 writes the rest
     ckpt = ocp.StandardCheckpointer()
     ckpt.save(path, nnx.to_pure_dict(nnx.state((model, optimizer))))
     ckpt.wait_until_finished()
+    if not first: return
     old = _latest(ckpt_dir)
     atomic_write_json(Path(ckpt_dir) / 'latest.json',
                       {'step': step, 'path': path.name, 'config': vars(config), 'history': history})
     if old and old['path'] != path.name: shutil.rmtree(Path(ckpt_dir) / old['path'], ignore_errors=True)
 
 # %% ../nbs/33_trainer.ipynb #9ded0832
+def _barrier(name: str) -> None:
+    "Wait for every process of a jax.distributed job (nothing to wait for in a single process)."
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices(name)
+
 def restore_checkpoint(ckpt_dir, model, optimizer, config: TrainConfig) -> tuple[int, list]:
     "Restore the latest checkpoint into `model` and `optimizer`; returns (step, history), (0, []) if none."
     latest = _latest(ckpt_dir)
