@@ -9,6 +9,7 @@ import jax
 import numpy as np
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import phase
+from .cost import timed
 from .feature_cache import (FeatureTable, build_lock, cache_identity, create_store, stored_item, _compute,
                                   _open_existing, _open_arrays)
 
@@ -57,18 +58,19 @@ def feature_table_part(backbone, # frozen backbone (preprocess / encode / descri
     todo = [(v, i) for v, i in process_share(wanted, index, count) if not done[v, i]]
     label = label or f'features {path.name}'
     if todo: phase(f'caching {label}: {len(todo):,} clips (process {index} of {count})', progress)
-    for s in tqdm(range(0, len(todo), batch_size), desc=label, unit='batch', disable=not progress or not todo):
-        pairs = todo[s:s + batch_size]
-        batch = [examples.example(i, v) for v, i in pairs]
-        for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
-            if last_step: f = {k: a[:, -1:] for k, a in f.items()}
-            item = stored_item(ex, f, dtype, f'example {i} (view {v})', with_features=arrays is not None and 'features' in arrays)
-            if arrays is None:  # the first example computed here: create the store, or open another process's
-                arrays = _create_or_open(path, identity, item, shared, ex, f, last_step, progress)
-                item = stored_item(ex, f, dtype, f'example {i} (view {v})', with_features='features' in arrays)
-            _write_features(arrays, v, i, item, shared, first=not done[:, i].any())
-            done[v, i] = True
-        done |= _mark_done(path, pairs, progress)
+    with timed('extract', len(todo)):  # issue 18: this process's extraction is its run's cost
+        for s in tqdm(range(0, len(todo), batch_size), desc=label, unit='batch', disable=not progress or not todo):
+            pairs = todo[s:s + batch_size]
+            batch = [examples.example(i, v) for v, i in pairs]
+            for (v, i), ex, f in zip(pairs, batch, _compute(backbone, batch)):
+                if last_step: f = {k: a[:, -1:] for k, a in f.items()}
+                item = stored_item(ex, f, dtype, f'example {i} (view {v})', with_features=arrays is not None and 'features' in arrays)
+                if arrays is None:  # the first example computed here: create the store, or open another process's
+                    arrays = _create_or_open(path, identity, item, shared, ex, f, last_step, progress)
+                    item = stored_item(ex, f, dtype, f'example {i} (view {v})', with_features='features' in arrays)
+                _write_features(arrays, v, i, item, shared, first=not done[:, i].any())
+                done[v, i] = True
+            done |= _mark_done(path, pairs, progress)
     _barrier(f'feature cache {path.name}')
     return FeatureTable(path, complete=only is None and jax.process_count() == count)
 
