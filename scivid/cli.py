@@ -40,6 +40,15 @@ def add_train_args(p: argparse.ArgumentParser):
                    '(default: one per epoch, at most 8; windowed tasks cache every window)')
     p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly (the exact protocol)')
     p.add_argument('--cache-dtype', choices=('float16', 'float32'), help='storage of cached features (default: float16)')
+    # issue 17: JAX encoders and fine-tuning
+    p.add_argument('--backbone-impl', choices=('torch', 'jax'), help="torch: transformers (default); jax: the Flax NNX "
+                   "encoder (VideoMAE, DINOv2), needed to fine-tune")
+    p.add_argument('--finetune', action='store_true', default=None, help='train the backbone with the readout '
+                   '(--backbone-impl jax; bypasses the feature cache)')
+    p.add_argument('--backbone-lr-mult', type=float, help="backbone learning rate / readout learning rate (default 0: frozen)")
+    p.add_argument('--backbone-dtype', choices=('float32', 'bfloat16'), help='JAX encoder compute dtype (default: float32)')
+    p.add_argument('--remat', action='store_true', default=None, help='fine-tuning: recompute encoder activations in '
+                   'the backward pass (less memory, more time)')
 
 def run_config(args):
     "The RunConfig of `scivid train` options: those given, RunConfig's defaults for the rest (one set of defaults)."
@@ -47,7 +56,9 @@ def run_config(args):
     from scivid.run import RunConfig
     given = dict(task=args.task, backbone=args.backbone, data_dir=args.data_dir, out_dir=args.out, examples=args.examples,
                  batch_size=args.batch_size, seed=args.seed, splits=args.splits, readouts=args.readouts, lr=args.lr,
-                 eval_every=args.eval_every, views=args.views, cache=args.cache, cache_dtype=args.cache_dtype)
+                 eval_every=args.eval_every, views=args.views, cache=args.cache, cache_dtype=args.cache_dtype,
+                 backbone_impl=args.backbone_impl, finetune=args.finetune, backbone_lr_mult=args.backbone_lr_mult,
+                 backbone_dtype=args.backbone_dtype, remat=args.remat)  # the last line: issue 17
     return RunConfig(**{k: v for k, v in given.items() if v is not None})
 
 def train_main(args) -> int:
@@ -80,10 +91,11 @@ def add_extract_args(p):
     p.add_argument('--backbone', required=True, help='registry name, hub model id or local model folder')
     p.add_argument('--video', required=True, help='video file to encode (e.g. .mp4)')
     p.add_argument('--out', required=True, help='output feature store (.zarr)')
+    p.add_argument('--backbone-impl', choices=('torch', 'jax'), default='torch', help='torch (transformers) or jax (Flax NNX)')
 
 def extract_cmd(args) -> int:
     from scivid.extract import extract_main
-    return extract_main(args.backbone, args.video, args.out)
+    return extract_main(args.backbone, args.video, args.out, impl=args.backbone_impl)
 
 def add_suite_args(p: argparse.ArgumentParser):
     "Options of `scivid suite` (the fields of SuiteConfig; one left out takes its default)."
@@ -100,6 +112,7 @@ def add_suite_args(p: argparse.ArgumentParser):
     p.add_argument('--eval-every', type=int, help="steps between minival evaluations (default: the protocol's 1000, a "
                    'tenth of a shorter budget)')
     p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly')
+    p.add_argument('--backbone-impl', choices=('torch', 'jax'), help='torch (transformers, default) or jax (Flax NNX)')
     p.add_argument('--out', help='suite folder (default: runs/suite)')
     p.add_argument('--notebook', help='train notebook (default: nbs/train.ipynb of the checkout)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel')

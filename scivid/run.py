@@ -21,14 +21,16 @@ from .trainer import (TrainConfig, PEAK_LR, eval_every_steps, MINIVAL_EXAMPLES, 
                             batch_features, readout_predictor, control_predictor, headline_metrics, warmup_steps)
 from .results import metric_records, write_results, sync_results, plot_history, save_figures
 from .tasks import get_task
+from .finetune import finetune_parts, PixelBackbone  # issue 17
 
 # %% auto #0
-__all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'RunConfig', 'split_records',
-           'split_examples', 'data_files', 'data_fingerprint', 'epochs', 'cached_views', 'reused_views', 'BackboneSide',
-           'CachedExamples', 'split_table', 'feature_shapes', 'BlindExamples', 'blind_readout', 'blind_predictor',
-           'train_readouts', 'readout_predictors', 'evaluate_split', 'run_records', 'check_out_dir',
-           'run_data_fingerprint', 'run_identity', 'identity_differences', 'refuse_other_run', 'run_lock', 'run_folder',
-           'RunResult', 'final_log_rows', 'run', 'run_in_folder', 'run_figures', 'run_summary']
+__all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'check_finetune', 'RunConfig',
+           'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'epochs', 'cached_views',
+           'reused_views', 'BackboneSide', 'CachedExamples', 'split_table', 'feature_shapes', 'BlindExamples',
+           'blind_readout', 'blind_predictor', 'train_readouts', 'readout_predictors', 'evaluate_split', 'run_records',
+           'check_out_dir', 'run_data_fingerprint', 'run_identity', 'identity_differences', 'refuse_other_run',
+           'run_lock', 'run_folder', 'RunResult', 'backbone_options', 'final_log_rows', 'run', 'run_in_folder',
+           'run_figures', 'run_summary']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
 def _whole(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
@@ -57,7 +59,24 @@ RUN_FIELD_RULES = {  # field -> (is the value allowed?, what is allowed): one pl
     'cache': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
     'cache_dtype': (lambda v: v in ('float16', 'float32'), "'float16' or 'float32'"),
     'progress': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
+    # issue 17: JAX encoders and fine-tuning
+    'backbone_impl': (lambda v: v in ('torch', 'jax'), "'torch' (transformers) or 'jax' (Flax NNX)"),
+    'finetune': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
+    'backbone_lr_mult': (lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 <= v < math.inf,
+                         'a number >= 0 (0: frozen)'),
+    'backbone_dtype': (lambda v: v in ('float32', 'bfloat16'), "'float32' or 'bfloat16' (JAX encoder compute)"),
+    'remat': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
 }
+
+def check_finetune(config) -> None:
+    "Fine-tuning needs the JAX encoder and a multiplier above zero; a multiplier needs fine-tuning (one line each)."
+    if config.finetune and config.backbone_impl != 'jax':
+        raise ScividError("finetune=True needs the JAX encoder: add --backbone-impl jax (-p backbone_impl jax)")
+    if config.finetune and config.backbone_lr_mult <= 0:
+        raise ScividError("finetune=True with backbone_lr_mult=0 would train nothing of the backbone: "
+                          "give --backbone-lr-mult M > 0 (e.g. 0.1)")
+    if config.backbone_lr_mult and not config.finetune:
+        raise ScividError(f"backbone_lr_mult={config.backbone_lr_mult} needs fine-tuning: add --finetune (or leave it at 0)")
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -78,6 +97,12 @@ class RunConfig:
     cache: bool = True  # train and evaluate from cached frozen features
     cache_dtype: str = 'float16'  # how cached features are stored ('float32': exactly as computed)
     progress: bool = True  # progress bars
+    # issue 17: JAX encoders and fine-tuning
+    backbone_impl: str = 'torch'  # 'torch': transformers; 'jax': the Flax NNX encoder (scivid.jax_vit), needed to fine-tune
+    finetune: bool = False  # train the backbone with the readout (JAX encoder; the feature cache is bypassed)
+    backbone_lr_mult: float = 0.0  # backbone learning rate / readout learning rate (0: frozen, the protocol's default)
+    backbone_dtype: str = 'float32'  # JAX encoder compute dtype ('bfloat16': bf16 compute, float32 parameters)
+    remat: bool = False  # fine-tuning: recompute the encoder's activations in the backward pass (less memory)
 
     def __post_init__(self):
         for name, (ok, allowed) in RUN_FIELD_RULES.items():
@@ -87,6 +112,7 @@ class RunConfig:
                 raise ScividError(f"{name}={value!r} is not allowed: give {allowed} ({flag} on the command line, "
                                   f"-p {name} for the train notebook)")
         for name in ('splits', 'readouts'): object.__setattr__(self, name, _words(getattr(self, name)))
+        check_finetune(self)  # issue 17
         if self.out_dir is None:
             object.__setattr__(self, 'out_dir', f"runs/{self.task}-{self.backbone.replace('/', '_')}")
 
@@ -213,10 +239,13 @@ def train_readouts(task: Task, backbone, train, val, config: RunConfig, out: Pat
         blind = name == BLIND
         make = blind_readout(task) if blind else task.readouts[name]
         tr, va = (BlindExamples(train, shapes), BlindExamples(val, shapes)) if blind else (train, val)
-        models[name] = make(shapes, nnx.Rngs(config.seed))
+        models[name], fit_backbone, tx = make(shapes, nnx.Rngs(config.seed)), backbone, None
+        if config.finetune:  # issue 17: the backbone trains with the readout (`35_finetune`)
+            models[name], fit_backbone, tx = finetune_parts(task, models[name], backbone, shapes, blind, train_config.steps,
+                                                            config.lr, config.warmup_steps, config.backbone_lr_mult)
         phase(f'training {name}: {train_config.steps:,} steps of {config.batch_size}', config.progress)
-        histories[name] = fit(task, models[name], backbone, tr, va, train_config, out / 'checkpoints' / name,
-                              progress=config.progress, val_split=task.eval_splits[0], label=f'train {name}')
+        histories[name] = fit(task, models[name], fit_backbone, tr, va, train_config, out / 'checkpoints' / name,
+                              progress=config.progress, val_split=task.eval_splits[0], label=f'train {name}', tx=tx)
     return models, histories
 
 def readout_predictors(task: Task, models: dict) -> dict:
@@ -240,7 +269,9 @@ def run_records(ev: Evaluation, config: RunConfig, steps: int,
     return [r for name, m in ev.metrics.items()
             for r in metric_records(m, task=config.task, backbone=config.backbone, readout=name, split=ev.split,
                                     step=0 if name in ev.task.controls else steps, seed=config.seed,
-                                    views=0 if name in ev.task.controls else views)]
+                                    views=0 if name in ev.task.controls else views,
+                                    finetune=config.finetune and name not in ev.task.controls,  # issue 17
+                                    backbone_lr_mult=0.0 if name in ev.task.controls else config.backbone_lr_mult)]
 
 # %% ../nbs/60_run.ipynb #b2a37c3e
 def check_out_dir(out_dir) -> Path:
@@ -336,7 +367,13 @@ def _resolved(config: RunConfig, task: Task) -> RunConfig:
     warmup = warmup_steps(examples // batch_size) if config.warmup_steps is None else config.warmup_steps
     every = eval_every_steps(examples // batch_size) if config.eval_every is None else config.eval_every
     return replace(config, examples=examples, batch_size=batch_size, warmup_steps=warmup, eval_every=every,
-                   readouts=config.readouts or (*task.readouts, BLIND))
+                   readouts=config.readouts or (*task.readouts, BLIND),
+                   cache=config.cache and not config.finetune)  # issue 17: features change as the backbone trains
+
+def backbone_options(config: RunConfig) -> dict:
+    "`load_backbone` options of a run: the implementation, and the JAX encoder's dtype and remat (issue 17)."
+    if config.backbone_impl != 'jax': return {}
+    return dict(impl='jax', dtype=config.backbone_dtype, remat=config.remat)
 
 def final_log_rows(task: Task, evaluations: dict, steps: int, readouts) -> dict:
     "Per trained readout, the training log's last row: the final evaluation of every split."
@@ -351,7 +388,7 @@ def run(config: RunConfig) -> RunResult:
         config = _resolved(config, task)
         out, root = check_out_dir(config.out_dir), resolve_data_dir(config.data_dir)
         task = task.for_data(mini=is_mini_scivid(root))
-        backbone = load_backbone(config.backbone)
+        backbone = load_backbone(config.backbone, **backbone_options(config))
         identity = run_identity(config, backbone_identity(config.backbone, backbone),
                                 run_data_fingerprint(task, root, config))
         with run_folder(out, identity): return run_in_folder(task, backbone, root, config, out)
@@ -359,6 +396,9 @@ def run(config: RunConfig) -> RunResult:
 def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path) -> RunResult:
     "The run itself: train, evaluate, write records, log and figures into `out` (checked and locked by `run`)."
     models, histories, views = {}, {}, 0
+    if config.finetune:  # issue 17
+        phase(f'fine-tuning (backbone lr x {config.backbone_lr_mult:g}): the feature cache is bypassed, since the features '
+              'change as the backbone trains', config.progress)
     if config.examples > 0:
         train = split_table(task, backbone, root, task.train_split, True, config)
         views = reused_views(task, config, len(train))
@@ -366,7 +406,8 @@ def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path
         models, histories = train_readouts(task, backbone, train, val, config, out)
     predictors = readout_predictors(task, models) | {n: control_predictor(c) for n, c in task.controls.items()}
     steps = config.examples // config.batch_size
-    evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
+    eval_backbone = PixelBackbone(backbone) if config.finetune else backbone  # issue 17: fine-tuned models take pixels
+    evaluations = {s: evaluate_split(task, eval_backbone, root, s, predictors, histories, config)
                    for s in config.splits or task.splits}
     records = [r for ev in evaluations.values() for r in run_records(ev, config, steps, views)]
     write_results(out, records)

@@ -52,6 +52,7 @@ class SuiteConfig:
     out: str = SUITE_OUT  # suite folder: one subfolder per run, plus the results store
     notebook: str | None = None  # train notebook (None: nbs/train.ipynb of the checkout)
     kernel: str = 'python3'  # Jupyter kernel the notebook runs in
+    backbone_impl: str = 'torch'  # issue 17: 'jax' runs the Flax NNX encoder (a parameter only when not the default)
 
 # %% ../nbs/62_suite.ipynb #7dca2762
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def run_parameters(config: SuiteConfig, run: SuiteRun) -> dict:
                 examples=task.examples if config.examples is None else config.examples,
                 batch_size=task.batch_size if config.batch_size is None else config.batch_size,
                 seed=run.seed, splits=','.join(splits), readouts=','.join(run.readouts),
-                eval_every=config.eval_every, cache=config.cache)
+                eval_every=config.eval_every, cache=config.cache) | (
+                {'backbone_impl': config.backbone_impl} if config.backbone_impl != 'torch' else {})  # issue 17
 
 # %% ../nbs/62_suite.ipynb #7f47dc29
 def data_kind(data_dir=None, # the run's data folder (None: $SCIVID_DATA_DIR, else mini-SciVid)
