@@ -40,6 +40,7 @@ class ViTGeometry:
     final_norm: bool = True  # a LayerNorm after the last block
     eps: float = 1e-6  # LayerNorm epsilon
     channels: int = 3
+    tanh_gelu: bool = False  # GELU by its tanh approximation (Flax's default, 4DS) instead of the exact erf
 
 def _swiglu_hidden(width, ratio): return (int(int(width * ratio) * 2 / 3) + 7) // 8 * 8
 
@@ -108,7 +109,7 @@ class Block(nnx.Module):
         norm = lambda: nnx.LayerNorm(g.width, epsilon=g.eps, dtype=dtype, rngs=rngs)
         lin = lambda i, o: nnx.Linear(i, o, dtype=dtype, rngs=rngs)
         self.norm1, self.attn, self.norm2 = norm(), Attention(g.width, g.heads, g.qkv_bias, dtype, rngs), norm()
-        self.swiglu = g.swiglu
+        self.swiglu, self.tanh_gelu = g.swiglu, g.tanh_gelu
         if g.swiglu: self.gate, self.up, self.down = lin(g.width, g.mlp), lin(g.width, g.mlp), lin(g.mlp, g.width)
         else: self.fc1, self.fc2 = lin(g.width, g.mlp), lin(g.mlp, g.width)
         self.scale1 = nnx.Param(jnp.ones(g.width)) if g.layerscale else None
@@ -116,7 +117,7 @@ class Block(nnx.Module):
 
     def mlp(self, x):
         if self.swiglu: return self.down(jax.nn.silu(self.gate(x)) * self.up(x))
-        return self.fc2(jax.nn.gelu(self.fc1(x), approximate=False))
+        return self.fc2(jax.nn.gelu(self.fc1(x), approximate=self.tanh_gelu))
 
     def __call__(self, x): # [B, M, D] -> [B, M, D]
         h = self.attn(self.norm1(x))

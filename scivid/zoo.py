@@ -10,6 +10,7 @@ from .core import ScividError, check_choice
 from .backbones import ResizeBackbone, FlowBackbone
 from .hf_backbones import load_hf_backbone
 from .jax_vit import load_jax_backbone
+from .fourds import load_fourds, load_fourds_release
 
 # %% auto #0
 __all__ = ['BACKBONES', 'HUB_ID', 'IMPLS', 'load_resize', 'load_flow', 'unknown_backbone', 'load_backbone', 'backbone_identity']
@@ -50,6 +51,9 @@ BACKBONES = {  # registry name -> (loader, default Hugging Face model id)
     'dinov3-large': (load_hf_backbone, 'facebook/dinov3-vitl16-pretrain-lvd1689m'),
     'dinov3-huge': (load_hf_backbone, 'facebook/dinov3-vith16plus-pretrain-lvd1689m'),
     'dinov3-7b': (load_hf_backbone, 'facebook/dinov3-vit7b16-pretrain-lvd1689m'),
+    # issue 17: 4DS (JAX only): release file names, read from $SCIVID_4DS_DIR; any .npz path also loads as 4DS
+    '4ds-b-dist-e': (load_fourds_release, 'scaling4d_dist_b.npz'),
+    '4ds-e': (load_fourds_release, 'scaling4d_e.npz'),
 }
 
 # %% ../nbs/21_zoo.ipynb #7ccdb527
@@ -77,6 +81,7 @@ def load_backbone(spec: str, # registry name, Hugging Face model id, or local mo
         loader, hub_id = BACKBONES[spec]
         return (hf if loader is load_hf_backbone else loader)(hub_id, name=spec, **options)
     path = Path(spec).expanduser()
+    if path.suffix == '.npz' and path.is_file(): return load_fourds(str(path), name=spec, **options)  # issue 17: 4DS
     if path.is_dir():
         if not (path / 'config.json').exists():
             raise ScividError(f"backbone directory {spec!r} has no config.json; give a folder written by "
