@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, jax, jax.numpy as jnp
 from flax import nnx
 from .core import ScividError
-from .jax_vit import ViTGeometry, Block, patchify, JaxViTBackbone, array_fingerprint, DTYPES
+from .jax_vit import ViTGeometry, Block, patchify, run_blocks, JaxViTBackbone, array_fingerprint, DTYPES
 
 # %% auto #0
 __all__ = ['FOURDS_READOUT_DEPTH', 'FOURDS_DIR_VAR', 'fourds_geometry', 'readout_blocks', 'FourDSEncoder', 'fourds_keys',
@@ -61,8 +61,7 @@ class FourDSEncoder(nnx.Module):
         "The readout block's tokens at every input frame."
         B, D = pixels.shape[0], self.g.width
         x = self.embed(patchify(pixels.astype(self.dtype), self.g.patch)) + self.pos[...].reshape(-1, D).astype(self.dtype)
-        step = nnx.remat(lambda block, x: block(x)) if self.remat else (lambda block, x: block(x))
-        for block in self.blocks: x = step(block, x)
+        x = run_blocks(self.blocks, x, self.remat)
         x = x.astype(jnp.float32).reshape(B, self.pos.shape[0], -1, D)
         return jax.image.resize(x, (B, self.g.frames, x.shape[2], D), 'cubic').reshape(B, -1, D)
 

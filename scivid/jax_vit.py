@@ -17,7 +17,7 @@ from .hf_backbones import (HF_FAMILIES, IMAGENET_MEAN, IMAGENET_STD, resize_fram
 
 # %% auto #0
 __all__ = ['JAX_MODEL_TYPES', 'DTYPES', 'ViTGeometry', 'vit_geometry', 'sinusoid_table', 'bicubic_matrix', 'Attention', 'Block',
-           'patchify', 'positions', 'ViTEncoder', 'canonical_keys', 'checkpoint_keys', 'load_weights',
+           'patchify', 'positions', 'run_blocks', 'ViTEncoder', 'canonical_keys', 'checkpoint_keys', 'load_weights',
            'safetensors_files', 'array_fingerprint', 'vit_tokens', 'JaxViTBackbone', 'grid_tokens', 'load_jax_backbone']
 
 # %% ../nbs/23_jax_vit.ipynb #16deb2e2
@@ -147,12 +147,26 @@ def positions(g: ViTGeometry, # the encoder's geometry
     mh, mw = bicubic_matrix(g.pos_grid[0], grid[0]), bicubic_matrix(g.pos_grid[1], grid[1])
     return jnp.concatenate([pos[:g.prefix], jnp.einsum('ai,bj,ijd->abd', mh, mw, patches).reshape(-1, pos.shape[-1])])
 
-# %% ../nbs/23_jax_vit.ipynb #04028522
+# %% ../nbs/23_jax_vit.ipynb #f5db7017
+def run_blocks(blocks, # identical-structure blocks, applied in order
+               x, # [B, M, D]
+               remat: bool = False, # recompute each block's activations in the backward pass
+              ):
+    "`x` through every block; with `remat`, a scan over the stacked blocks, each step checkpointed."
+    if not remat or len(blocks) < 2:
+        for block in blocks: x = block(x)
+        return x
+    graphdef = nnx.graphdef(blocks[0])
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *[nnx.state(b) for b in blocks])
+    step = jax.checkpoint(lambda x, state: (nnx.merge(graphdef, state)(x), None))
+    return jax.lax.scan(step, x, stacked)[0]
+
+# %% ../nbs/23_jax_vit.ipynb #cf1ab970
 class ViTEncoder(nnx.Module):
     "A ViT on video: tubelet tokens (video models) or per-frame tokens (image models) -> last hidden state."
     def __init__(self, g: ViTGeometry, # the checkpoint's shape
                  dtype=jnp.float32, # compute dtype (jnp.bfloat16 for bf16); parameters stay float32
-                 remat: bool = False, # recompute block activations in the backward pass (`nnx.remat`)
+                 remat: bool = False, # recompute block activations in the backward pass (`run_blocks`)
                  rngs: nnx.Rngs | None = None, # random initial weights (replaced when a checkpoint is loaded)
                 ):
         rngs = rngs or nnx.Rngs(0)
@@ -173,11 +187,10 @@ class ViTEncoder(nnx.Module):
         if self.cls is not None:
             x = jnp.concatenate([jnp.broadcast_to(self.cls[...].astype(x.dtype), (len(x), *self.cls.shape)), x], 1)
         x = x + positions(g, None if self.pos is None else self.pos[...], grid, tokens).astype(x.dtype)
-        step = nnx.remat(lambda block, x: block(x)) if self.remat else (lambda block, x: block(x))
-        for block in self.blocks: x = step(block, x)
+        x = run_blocks(self.blocks, x, self.remat)
         return self.norm(x) if self.norm is not None else x
 
-# %% ../nbs/23_jax_vit.ipynb #aafee2f3
+# %% ../nbs/23_jax_vit.ipynb #34d34435
 _RENAMES = (('attention.q_proj', 'attention.attention.query'), ('attention.k_proj', 'attention.attention.key'),
             ('attention.v_proj', 'attention.attention.value'), ('attention.o_proj', 'attention.output.dense'),
             ('attention.attention.query.bias', 'attention.attention.q_bias'),
@@ -199,7 +212,7 @@ def canonical_keys(weights: dict, # safetensors name -> array
         out[k.replace('mlp.weights_out', 'mlp.down_proj')] = v
     return out
 
-# %% ../nbs/23_jax_vit.ipynb #9010feb9
+# %% ../nbs/23_jax_vit.ipynb #058399ac
 def _linear(prefix): return {'kernel': (prefix + '.weight', lambda w: w.T), 'bias': (prefix + '.bias', None)}
 def _norm(prefix): return {'scale': (prefix + '.weight', None), 'bias': (prefix + '.bias', None)}
 
@@ -236,7 +249,7 @@ def checkpoint_keys(g: ViTGeometry, model_type: str) -> dict:
     if g.prefix: keys['cls'] = ('embeddings.cls_token', lambda w: w[0])
     return keys
 
-# %% ../nbs/23_jax_vit.ipynb #7db1bb37
+# %% ../nbs/23_jax_vit.ipynb #b4f42422
 def load_weights(enc: ViTEncoder, # the module to fill (shapes must match)
                  weights: dict, # safetensors name -> array (`canonical_keys`)
                  source: str, # where they came from (for messages)
@@ -258,7 +271,7 @@ def load_weights(enc: ViTEncoder, # the module to fill (shapes must match)
     fill(enc, checkpoint_keys(enc.g, 'videomae' if enc.g.pos_grid is None else 'dinov2'))
     return enc
 
-# %% ../nbs/23_jax_vit.ipynb #0b5b3351
+# %% ../nbs/23_jax_vit.ipynb #d936c3db
 def safetensors_files(source: str, # hub model id or local directory
                       offline: bool, # only local files
                      ) -> list:
@@ -280,7 +293,7 @@ def array_fingerprint(weights: dict) -> str:
         n, s1, s2 = n + q.size, s1 + q.sum(), s2 + (q * q).sum()
     return f'{n}:{s1:.10e}:{s2:.10e}'
 
-# %% ../nbs/23_jax_vit.ipynb #12b8acbe
+# %% ../nbs/23_jax_vit.ipynb #f4629a4e
 @nnx.jit
 def vit_tokens(enc: ViTEncoder, pixels): return enc(pixels).astype(jnp.float32)
 
@@ -313,7 +326,7 @@ class JaxViTBackbone:
                 'num_frames': self.num_frames, 'size': list(self.size), 'mean': list(self.mean), 'std': list(self.std),
                 'resize': 'bilinear-antialias', 'time': 'nearest', 'dtype': jnp.dtype(self.encoder.dtype).name}
 
-# %% ../nbs/23_jax_vit.ipynb #793b6f82
+# %% ../nbs/23_jax_vit.ipynb #d184e091
 def grid_tokens(tokens, # [B or B*T, prefix + t*gh*gw, D] encoder output
                 batch: int, # B clips
                 grid: tuple, # (gh, gw)
@@ -332,7 +345,7 @@ def encode(self, inputs: np.ndarray) -> dict:
     grid = np.concatenate(out)
     return {'features': grid.reshape(*grid.shape[:2], -1, grid.shape[-1]), 'grid_features': grid}
 
-# %% ../nbs/23_jax_vit.ipynb #b512590d
+# %% ../nbs/23_jax_vit.ipynb #03859549
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}  # compute dtypes of the JAX encoder
 
 def load_jax_backbone(source: str, # hub model id or local directory (save_pretrained output)
