@@ -8,7 +8,8 @@ VideoMAE geometry (tubelet 2 x 16 x 16, fixed sinusoid positions) with random we
 pass is the gradient of a scalar of the encoder's output with respect to every parameter (what fine-tuning computes).
 
 Each configuration runs in a fresh process: compiled once (not timed), then timed over `--repeats` calls. Printed per
-configuration: clips/s (wall clock), seconds per call, XLA's peak buffer estimate of the compiled program (arguments +
+configuration: seconds per call (wall clock, and CPU seconds of all the process's threads, which other processes on
+the machine do not inflate), clips/s (wall clock), XLA's peak buffer estimate of the compiled program (arguments +
 outputs + temporaries, from `memory_analysis()`: what remat changes) and the process's peak resident memory (includes
 the Python/JAX runtime). The load average is printed before and after: other processes sharing the cores slow the
 wall-clock figures, not the memory ones. A configuration whose XLA estimate exceeds 70% of the free memory is
@@ -36,13 +37,13 @@ def one(model: str, batch: int, mode: str, remat: bool, frames: int, size: int, 
     mem = compiled.memory_analysis()
     xla_bytes = None if mem is None else (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes)
     free = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
-    seconds = None
+    seconds = cpu_seconds = None
     if xla_bytes is None or xla_bytes < 0.7 * free:  # never push a shared machine into swapping: report the estimate only
         jax.block_until_ready(compiled(params, pixels))  # first call: allocation, not timed
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(repeats): jax.block_until_ready(compiled(params, pixels))
-        seconds = (time.perf_counter() - start) / repeats
-    return {'model': model, 'batch': batch, 'mode': mode, 'remat': remat, 'seconds': seconds,
+        seconds, cpu_seconds = (time.perf_counter() - start) / repeats, (time.process_time() - cpu) / repeats
+    return {'model': model, 'batch': batch, 'mode': mode, 'remat': remat, 'seconds': seconds, 'cpu_seconds': cpu_seconds,
             'clips_per_s': None if seconds is None else batch / seconds, 'free_gb': free / 2 ** 30,
             'xla_peak_gb': None if xla_bytes is None else xla_bytes / 2 ** 30,
             'rss_peak_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
@@ -66,7 +67,7 @@ def main(argv=None):
     batches = [int(b) for b in (a.batches or ('8,32' if accel else '1')).split(',')]
     print(f'backend {jax.default_backend()}, {os.cpu_count()} CPUs; {a.frames} frames, {a.size} px, {a.dtype}; '
           f'load average before: {os.getloadavg()}', flush=True)
-    print(f"{'model':>5} {'batch':>5} {'pass':>16} {'remat':>5} {'s/call':>8} {'clips/s':>8} {'XLA peak GB':>11} {'RSS peak GB':>11}")
+    print(f"{'model':>5} {'batch':>5} {'pass':>16} {'remat':>5} {'s/call':>8} {'CPU s':>8} {'clips/s':>8} {'XLA peak GB':>11} {'RSS peak GB':>11}")
     rows = []
     for model in a.models.split(','):
         for batch in batches:
@@ -80,10 +81,10 @@ def main(argv=None):
                 r = json.loads(out.stdout.strip().splitlines()[-1]); rows.append(r)
                 xla = f"{r['xla_peak_gb']:.2f}" if r['xla_peak_gb'] is not None else 'n/a'
                 if r['seconds'] is None:
-                    print(f"{model:>5} {batch:>5} {mode:>16} {str(remat):>5} {'-':>8} {'-':>8} {xla:>11} {'-':>11}   "
+                    print(f"{model:>5} {batch:>5} {mode:>16} {str(remat):>5} {'-':>8} {'-':>8} {'-':>8} {xla:>11} {'-':>11}   "
                           f"not run: needs about {xla} GB, {r['free_gb']:.1f} GB free", flush=True)
                     continue
-                print(f"{model:>5} {batch:>5} {mode:>16} {str(remat):>5} {r['seconds']:>8.2f} {r['clips_per_s']:>8.3f} "
+                print(f"{model:>5} {batch:>5} {mode:>16} {str(remat):>5} {r['seconds']:>8.2f} {r['cpu_seconds']:>8.1f} {r['clips_per_s']:>8.3f} "
                       f"{xla:>11} {r['rss_peak_gb']:>11.2f}", flush=True)
     for model in a.models.split(','):
         for batch in batches:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import numpy as np, jax, jax.numpy as jnp, optax
 from flax import nnx
+import scivid.readouts  # noqa: F401 (makes NNX classes documentable: see scivid.readouts)
 from .backbones import frame_indices
 from .jax_vit import JaxViTBackbone, grid_tokens
 from .task import Task

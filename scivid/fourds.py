@@ -8,6 +8,7 @@ import math, os, re
 from pathlib import Path
 import numpy as np, jax, jax.numpy as jnp
 from flax import nnx
+import scivid.readouts  # noqa: F401 (makes NNX classes documentable: see scivid.readouts)
 from .core import ScividError
 from .jax_vit import ViTGeometry, Block, patchify, run_blocks, JaxViTBackbone, array_fingerprint, DTYPES
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np, jax, jax.numpy as jnp
 from flax import nnx
+import scivid.readouts  # noqa: F401 (makes NNX classes documentable: see scivid.readouts)
 from .core import ScividError
 from .backbones import frame_indices
 from fastcore.basics import patch_to
