@@ -55,6 +55,15 @@ def add_train_args(p: argparse.ArgumentParser):
     p.add_argument('--coordinator', help='HOST:PORT of process 0 (implies --distributed)')
     p.add_argument('--num-processes', type=int, help='processes in the job (with --coordinator)')
     p.add_argument('--process-id', type=int, help="this process's index, 0 to N-1 (with --coordinator)")
+    # issue 17: JAX encoders and fine-tuning
+    p.add_argument('--backbone-impl', choices=('torch', 'jax'), help="torch: transformers (default); jax: the Flax NNX "
+                   "encoder (VideoMAE, DINOv2), needed to fine-tune")
+    p.add_argument('--finetune', action='store_true', default=None, help='train the backbone with the readout '
+                   '(--backbone-impl jax; bypasses the feature cache)')
+    p.add_argument('--backbone-lr-mult', type=float, help="backbone learning rate / readout learning rate (default 0: frozen)")
+    p.add_argument('--backbone-dtype', choices=('float32', 'bfloat16'), help='JAX encoder compute dtype (default: float32)')
+    p.add_argument('--remat', action='store_true', default=None, help='fine-tuning: recompute encoder activations in '
+                   'the backward pass (less memory, more time)')
 
 def run_config(args):
     "The RunConfig of `scivid train` options: those given, RunConfig's defaults for the rest (one set of defaults)."
@@ -62,7 +71,9 @@ def run_config(args):
     from scivid.run import RunConfig
     given = dict(task=args.task, backbone=args.backbone, data_dir=args.data_dir, out_dir=args.out, examples=args.examples,
                  batch_size=args.batch_size, seed=args.seed, splits=args.splits, readouts=args.readouts, lr=args.lr,
-                 eval_every=args.eval_every, views=args.views, cache=args.cache, cache_dtype=args.cache_dtype)
+                 eval_every=args.eval_every, views=args.views, cache=args.cache, cache_dtype=args.cache_dtype,
+                 backbone_impl=args.backbone_impl, finetune=args.finetune, backbone_lr_mult=args.backbone_lr_mult,
+                 backbone_dtype=args.backbone_dtype, remat=args.remat)  # the last line: issue 17
     given |= dict(shots=args.shots, draw=args.draw, train_fraction=args.train_fraction, train_count=args.train_count,
                   frame_order=args.frame_order)
     return RunConfig(**{k: v for k, v in given.items() if v is not None})
@@ -104,10 +115,11 @@ def add_extract_args(p):
     p.add_argument('--backbone', required=True, help='registry name, hub model id or local model folder')
     p.add_argument('--video', required=True, help='video file to encode (e.g. .mp4)')
     p.add_argument('--out', required=True, help='output feature store (.zarr)')
+    p.add_argument('--backbone-impl', choices=('torch', 'jax'), default='torch', help='torch (transformers) or jax (Flax NNX)')
 
 def extract_cmd(args) -> int:
     from scivid.extract import extract_main
-    return extract_main(args.backbone, args.video, args.out)
+    return extract_main(args.backbone, args.video, args.out, impl=args.backbone_impl)
 
 def add_suite_args(p: argparse.ArgumentParser):
     "Options of `scivid suite` (the fields of SuiteConfig; one left out takes its default)."
@@ -124,6 +136,7 @@ def add_suite_args(p: argparse.ArgumentParser):
     p.add_argument('--eval-every', type=int, help="steps between minival evaluations (default: the protocol's 1000, a "
                    'tenth of a shorter budget)')
     p.add_argument('--no-cache', dest='cache', action='store_false', help='decode and encode on the fly')
+    p.add_argument('--backbone-impl', choices=('torch', 'jax'), help='torch (transformers, default) or jax (Flax NNX)')
     p.add_argument('--out', help='suite folder (default: runs/suite)')
     p.add_argument('--notebook', help='train notebook (default: nbs/train.ipynb of the checkout)')
     p.add_argument('--kernel', default='python3', help='Jupyter kernel')

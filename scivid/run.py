@@ -26,15 +26,16 @@ from .tasks import get_task
 from .studies import Subset, few_shot_indices, subset_size, subset_indices, study_suffix, seed_interval
 import jax  # issue 16: several processes
 from .distributed import feature_table_part
+from .finetune import finetune_parts, PixelBackbone  # issue 17
 
 # %% auto #0
-__all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'RunConfig', 'split_records',
-           'split_examples', 'data_files', 'data_fingerprint', 'epochs', 'cached_views', 'reused_views', 'BackboneSide',
-           'CachedExamples', 'split_table', 'training_subset', 'feature_shapes', 'BlindExamples', 'blind_readout',
-           'blind_predictor', 'train_readouts', 'readout_predictors', 'evaluate_split', 'run_records', 'check_out_dir',
-           'run_data_fingerprint', 'run_identity', 'identity_differences', 'refuse_other_run', 'run_lock', 'run_folder',
-           'RunResult', 'final_log_rows', 'run', 'run_in_folder', 'run_figures', 'run_summary', 'seed_configs',
-           'seeds_summary']
+__all__ = ['RUN_FIELD_RULES', 'VIEW_CAP', 'BLIND', 'NOT_IDENTITY', 'RUN_LOCK', 'BLIND_ABOUT', 'check_finetune', 'RunConfig',
+           'split_records', 'split_examples', 'data_files', 'data_fingerprint', 'epochs', 'cached_views',
+           'reused_views', 'BackboneSide', 'CachedExamples', 'split_table', 'training_subset', 'feature_shapes',
+           'BlindExamples', 'blind_readout', 'blind_predictor', 'train_readouts', 'readout_predictors',
+           'evaluate_split', 'run_records', 'check_out_dir', 'run_data_fingerprint', 'run_identity',
+           'identity_differences', 'refuse_other_run', 'run_lock', 'run_folder', 'RunResult', 'backbone_options',
+           'final_log_rows', 'run', 'run_in_folder', 'run_figures', 'run_summary', 'seed_configs', 'seeds_summary']
 
 # %% ../nbs/60_run.ipynb #a7242f7f
 def _whole(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
@@ -70,7 +71,24 @@ RUN_FIELD_RULES = {  # field -> (is the value allowed?, what is allowed): one pl
                        'a number in (0, 1]'),
     'train_count': (lambda v: v is None or (_whole(v) and v > 0), 'a whole number > 0, or None'),
     'frame_order': (lambda v: v in FRAME_ORDERS, ' or '.join(FRAME_ORDERS)),
+    # issue 17: JAX encoders and fine-tuning
+    'backbone_impl': (lambda v: v in ('torch', 'jax'), "'torch' (transformers) or 'jax' (Flax NNX)"),
+    'finetune': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
+    'backbone_lr_mult': (lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 <= v < math.inf,
+                         'a number >= 0 (0: frozen)'),
+    'backbone_dtype': (lambda v: v in ('float32', 'bfloat16'), "'float32' or 'bfloat16' (JAX encoder compute)"),
+    'remat': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'),
 }
+
+def check_finetune(config) -> None:
+    "Fine-tuning needs the JAX encoder and a multiplier above zero; a multiplier needs fine-tuning (one line each)."
+    if config.finetune and config.backbone_impl != 'jax':
+        raise ScividError("finetune=True needs the JAX encoder: add --backbone-impl jax (-p backbone_impl jax)")
+    if config.finetune and config.backbone_lr_mult <= 0:
+        raise ScividError("finetune=True with backbone_lr_mult=0 would train nothing of the backbone: "
+                          "give --backbone-lr-mult M > 0 (e.g. 0.1)")
+    if config.backbone_lr_mult and not config.finetune:
+        raise ScividError(f"backbone_lr_mult={config.backbone_lr_mult} needs fine-tuning: add --finetune (or leave it at 0)")
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -96,6 +114,12 @@ class RunConfig:
     train_fraction: float = 1.0  # share of the training split kept (SEVERE's sample-size axis)
     train_count: int | None = None  # or a number of training examples kept
     frame_order: str = 'original'  # frame-order ablation the backbone sees: original, shuffled, reversed, repeated
+    # issue 17: JAX encoders and fine-tuning
+    backbone_impl: str = 'torch'  # 'torch': transformers; 'jax': the Flax NNX encoder (scivid.jax_vit), needed to fine-tune
+    finetune: bool = False  # train the backbone with the readout (JAX encoder; the feature cache is bypassed)
+    backbone_lr_mult: float = 0.0  # backbone learning rate / readout learning rate (0: frozen, the protocol's default)
+    backbone_dtype: str = 'float32'  # JAX encoder compute dtype ('bfloat16': bf16 compute, float32 parameters)
+    remat: bool = False  # fine-tuning: recompute the encoder's activations in the backward pass (less memory)
 
     def __post_init__(self):
         for name, (ok, allowed) in RUN_FIELD_RULES.items():
@@ -105,6 +129,7 @@ class RunConfig:
                 raise ScividError(f"{name}={value!r} is not allowed: give {allowed} ({flag} on the command line, "
                                   f"-p {name} for the train notebook)")
         for name in ('splits', 'readouts'): object.__setattr__(self, name, _words(getattr(self, name)))
+        check_finetune(self)  # issue 17
         if self.shots and (self.train_fraction != 1 or self.train_count is not None):
             raise ScividError(f"shots={self.shots} with a smaller training set (train_fraction={self.train_fraction}, "
                               f"train_count={self.train_count}): a few-shot draw already picks the training set; give one")
@@ -261,11 +286,14 @@ def train_readouts(task: Task, backbone, train, val, config: RunConfig, out: Pat
         blind = name == BLIND
         make = blind_readout(task) if blind else task.all_readouts[name]
         tr, va = (BlindExamples(train, shapes), BlindExamples(val, shapes)) if blind else (train, val)
-        models[name] = make(shapes, nnx.Rngs(config.seed))
+        models[name], fit_backbone, tx = make(shapes, nnx.Rngs(config.seed)), backbone, None
+        if config.finetune:  # issue 17: the backbone trains with the readout (`35_finetune`)
+            models[name], fit_backbone, tx = finetune_parts(task, models[name], backbone, shapes, blind, train_config.steps,
+                                                            config.lr, config.warmup_steps, config.backbone_lr_mult)
         phase(f'training {name}: {train_config.steps:,} steps of {config.batch_size}', config.progress)
         with timed('train'):  # issue 18: cost per phase
-            histories[name] = fit(task, models[name], backbone, tr, va, train_config, out / 'checkpoints' / name,
-                                  progress=config.progress, val_split=task.eval_splits[0], label=f'train {name}')
+            histories[name] = fit(task, models[name], fit_backbone, tr, va, train_config, out / 'checkpoints' / name,
+                                  progress=config.progress, val_split=task.eval_splits[0], label=f'train {name}', tx=tx)
     return models, histories
 
 def readout_predictors(task: Task, models: dict) -> dict:
@@ -292,7 +320,9 @@ def run_records(ev: Evaluation, config: RunConfig, steps: int,
     return [r for name, m in ev.metrics.items()
             for r in metric_records(m, task=config.task, backbone=config.backbone, readout=name, split=ev.split,
                                     step=0 if name in ev.task.controls else steps, seed=config.seed,
-                                    views=0 if name in ev.task.controls else views, **study)]
+                                    views=0 if name in ev.task.controls else views, **study,
+                                    finetune=config.finetune and name not in ev.task.controls,  # issue 17
+                                    backbone_lr_mult=0.0 if name in ev.task.controls else config.backbone_lr_mult)]
 
 # %% ../nbs/60_run.ipynb #b2a37c3e
 def check_out_dir(out_dir) -> Path:
@@ -390,7 +420,13 @@ def _resolved(config: RunConfig, task: Task) -> RunConfig:
     warmup = warmup_steps(examples // batch_size) if config.warmup_steps is None else config.warmup_steps
     every = eval_every_steps(examples // batch_size) if config.eval_every is None else config.eval_every
     return replace(config, examples=examples, batch_size=batch_size, warmup_steps=warmup, eval_every=every,
-                   readouts=config.readouts or (*task.readouts, BLIND))
+                   readouts=config.readouts or (*task.readouts, BLIND),
+                   cache=config.cache and not config.finetune)  # issue 17: features change as the backbone trains
+
+def backbone_options(config: RunConfig) -> dict:
+    "`load_backbone` options of a run: the implementation, and the JAX encoder's dtype and remat (issue 17)."
+    if config.backbone_impl != 'jax': return {}
+    return dict(impl='jax', dtype=config.backbone_dtype, remat=config.remat)
 
 def final_log_rows(task: Task, evaluations: dict, steps: int, readouts) -> dict:
     "Per trained readout, the training log's last row: the final evaluation of every split."
@@ -405,7 +441,7 @@ def run(config: RunConfig) -> RunResult:
         config = _resolved(config, task)
         out, root = check_out_dir(config.out_dir), resolve_data_dir(config.data_dir)
         task = task.for_data(mini=is_mini_scivid(root))
-        backbone = load_backbone(config.backbone)
+        backbone = load_backbone(config.backbone, **backbone_options(config))
         identity = run_identity(config, backbone_identity(config.backbone, backbone),
                                 run_data_fingerprint(task, root, config))
         if jax.process_index() > 0: return run_in_folder(task, backbone, root, config, out)  # process 0 writes the folder
@@ -414,6 +450,9 @@ def run(config: RunConfig) -> RunResult:
 def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path) -> RunResult:
     "The run itself: train, evaluate, write records, log and figures into `out` (checked and locked by `run`)."
     models, histories, views, subset, meter = {}, {}, 0, None, CostMeter()
+    if config.finetune:  # issue 17
+        phase(f'fine-tuning (backbone lr x {config.backbone_lr_mult:g}): the feature cache is bypassed, since the features '
+              'change as the backbone trains', config.progress)
     with metered(meter):  # issue 18: every record carries what its run cost
         if config.examples > 0:
             subset = training_subset(task, split_records(task, root, task.train_split, True), config)
@@ -423,7 +462,8 @@ def run_in_folder(task: Task, backbone, root: Path, config: RunConfig, out: Path
             models, histories = train_readouts(task, backbone, train, val, config, out)
         predictors = readout_predictors(task, models) | {n: control_predictor(c) for n, c in task.controls.items()}
         steps = config.examples // config.batch_size
-        evaluations = {s: evaluate_split(task, backbone, root, s, predictors, histories, config)
+        eval_backbone = PixelBackbone(backbone) if config.finetune else backbone  # issue 17: fine-tuned models take pixels
+        evaluations = {s: evaluate_split(task, eval_backbone, root, s, predictors, histories, config)
                        for s in config.splits or task.splits}
     cost = cost_columns(meter) | {'backbone_dtype': backbone_dtype(backbone)}  # issue 18
     train_size = 0 if subset is None else len(subset)

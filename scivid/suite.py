@@ -65,6 +65,7 @@ class SuiteConfig:
     partition: str | None = None  # Slurm partition (None: the cluster's default)
     gpus_per_run: int = 0  # GPUs of each run's Slurm job
     time: int = 1440  # time limit of each run's Slurm job, in minutes
+    backbone_impl: str = 'torch'  # issue 17: 'jax' runs the Flax NNX encoder (a parameter only when not the default)
 
 # %% ../nbs/62_suite.ipynb #7dca2762
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ def run_parameters(config: SuiteConfig, run: SuiteRun) -> dict:
                 batch_size=task.batch_size if config.batch_size is None else config.batch_size,
                 seed=run.seed, splits=','.join(splits), readouts=','.join(run.readouts),
                 eval_every=config.eval_every, cache=config.cache, shots=run.shots, draw=run.draw,
-                train_fraction=run.train_fraction, frame_order=run.frame_order)
+                train_fraction=run.train_fraction, frame_order=run.frame_order) | (
+                {'backbone_impl': config.backbone_impl} if config.backbone_impl != 'torch' else {})  # issue 17
 
 # %% ../nbs/62_suite.ipynb #7f47dc29
 def data_kind(data_dir=None, # the run's data folder (None: $SCIVID_DATA_DIR, else mini-SciVid)

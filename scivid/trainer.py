@@ -258,12 +258,13 @@ def fit(task: Task, model, # the readout (an nnx.Module), trained in place
         progress: bool = True,
         val_split: str = 'val', # name of the validation split in the history's keys
         label: str | None = None, # the progress bar's label (default: 'train TASK')
+        tx: optax.GradientTransformation | None = None, # the optimizer (None: `make_optimizer`); issue 17: fine-tuning's
        ) -> list:
     "Train `model` on `train_table`; returns the history rows (step, loss, lr, validation metrics)."
     steps, warmup = config.steps, config.warmup_steps
     mesh = data_mesh()
     check_split(config.batch_size, mesh)
-    optimizer = nnx.Optimizer(model, make_optimizer(task, steps, config.lr, warmup), wrt=nnx.Param)
+    optimizer = nnx.Optimizer(model, tx or make_optimizer(task, steps, config.lr, warmup), wrt=nnx.Param)
     start, history = restore_checkpoint(ckpt_dir, model, optimizer, config) if ckpt_dir else (0, [])
     nnx.update((model, optimizer), place(nnx.state((model, optimizer)), mesh, split=False))  # replicated
     train_step, schedule = make_train_step(task), make_schedule(steps, config.lr, warmup)

@@ -9,9 +9,11 @@ from pathlib import Path
 from .core import ScividError, check_choice
 from .backbones import ResizeBackbone, FlowBackbone
 from .hf_backbones import load_hf_backbone
+from .jax_vit import load_jax_backbone
+from .fourds import load_fourds, load_fourds_release
 
 # %% auto #0
-__all__ = ['BACKBONES', 'HUB_ID', 'load_resize', 'load_flow', 'unknown_backbone', 'load_backbone', 'backbone_identity']
+__all__ = ['BACKBONES', 'HUB_ID', 'IMPLS', 'load_resize', 'load_flow', 'unknown_backbone', 'load_backbone', 'backbone_identity']
 
 # %% ../nbs/21_zoo.ipynb #29d7b6d6
 def load_resize(source=None, # unused (the baseline has no checkpoint)
@@ -49,6 +51,9 @@ BACKBONES = {  # registry name -> (loader, default Hugging Face model id)
     'dinov3-large': (load_hf_backbone, 'facebook/dinov3-vitl16-pretrain-lvd1689m'),
     'dinov3-huge': (load_hf_backbone, 'facebook/dinov3-vith16plus-pretrain-lvd1689m'),
     'dinov3-7b': (load_hf_backbone, 'facebook/dinov3-vit7b16-pretrain-lvd1689m'),
+    # issue 17: 4DS (JAX only): release file names, read from $SCIVID_4DS_DIR; any .npz path also loads as 4DS
+    '4ds-b-dist-e': (load_fourds_release, 'scaling4d_dist_b.npz'),
+    '4ds-e': (load_fourds_release, 'scaling4d_e.npz'),
 }
 
 # %% ../nbs/21_zoo.ipynb #7ccdb527
@@ -64,25 +69,29 @@ def unknown_backbone(spec: str) -> ScividError:
     return ScividError(f"unknown backbone {spec!r}: {hint}give a registry name ({', '.join(sorted(BACKBONES))}), "
                        "a Hugging Face id (org/name) or a folder written by save_pretrained")
 
+IMPLS = {'torch': load_hf_backbone, 'jax': load_jax_backbone}  # issue 17: --backbone-impl -> checkpoint loader
+
 def load_backbone(spec: str, # registry name, Hugging Face model id, or local model directory
+                  impl: str = 'torch', # 'torch' (transformers) or 'jax' (Flax NNX, `scivid.jax_vit`)
                   **options, # loader options: device, batch_size, num_frames, dtype, offline
                  ):
-    "The backbone named by `spec` (registry name, hub id or `save_pretrained` folder)."
-    spec = str(spec)
+    "The backbone named by `spec` (registry name, hub id or `save_pretrained` folder), run by `impl`."
+    spec, hf = str(spec), IMPLS[check_choice('backbone implementation (--backbone-impl)', impl, IMPLS)]
     if spec in BACKBONES:
         loader, hub_id = BACKBONES[spec]
-        return loader(hub_id, name=spec, **options)
+        return (hf if loader is load_hf_backbone else loader)(hub_id, name=spec, **options)
     path = Path(spec).expanduser()
+    if path.suffix == '.npz' and path.is_file(): return load_fourds(str(path), name=spec, **options)  # issue 17: 4DS
     if path.is_dir():
         if not (path / 'config.json').exists():
             raise ScividError(f"backbone directory {spec!r} has no config.json; give a folder written by "
                               f"save_pretrained, or one of: {', '.join(sorted(BACKBONES))}")
-        return load_hf_backbone(str(path), name=spec, **options)
+        return hf(str(path), name=spec, **options)
     if _looks_like_path(spec):
         raise ScividError(f"backbone {spec!r}: no such directory; give a folder written by save_pretrained, "
                           f"a Hugging Face model id, or one of: {', '.join(sorted(BACKBONES))}")
     if not HUB_ID.fullmatch(spec): raise unknown_backbone(spec)
-    return load_hf_backbone(spec, name=spec, **options)
+    return hf(spec, name=spec, **options)
 
 def backbone_identity(spec: str, # what the backbone was loaded by
                       backbone, # the loaded backbone
