@@ -18,7 +18,7 @@ def restore_model(run_dir, readout):
 
 def test_frozen_jax_run_matches_torch(tmp_path, mini_root, monkeypatch):
     """The same tiny VideoMAE folder, frozen, through both implementations: features agree to ~1e-6 (the parity test
-    of 23_jax_vit), so the readouts trained on them give the same val mAP within 1e-3 relative; the two feature
+    of 22a_jax_vit), so the readouts trained on them give the same val mAP within 1e-3 relative; the two feature
     caches are separate stores (describe() differs by `impl`)."""
     from scivid.run import run
     monkeypatch.setenv('SCIVID_CACHE_DIR', str(tmp_path / 'cache'))
