@@ -7,7 +7,6 @@ through each executor into its own folder. The Slurm suite is interrupted (kille
 the same command again must wait for that job, not submit a second one. The two results stores must then hold the
 same records, value for value (the runs are deterministic on CPU: the same seed, data and feature cache).
 """
-import argparse
 import json
 import os
 import shutil
@@ -21,8 +20,7 @@ import pandas as pd
 from scivid.cost import COST_DEFAULTS
 import pytest
 
-from scivid.cli import add_suite_args
-from scivid.suite import suite_cmd, read_store, DONE
+from scivid.suite import read_store, DONE
 from scivid.executors import SLURM_JOB
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +41,11 @@ def _slurm_or_skip():
     if status != 'up': pytest.skip(f'Slurm cannot be started here: {status}')
 
 
-def _suite(out, *extra):
-    parser = argparse.ArgumentParser(); add_suite_args(parser)
-    return suite_cmd(parser.parse_args([*ARGS, '--out', str(out), *extra]))
+def _suite(out, *extra) -> subprocess.CompletedProcess:
+    "`scivid suite ARGS --out OUT EXTRA` in its own process, as a user runs it (stdout and stderr captured)."
+    code = 'import sys; from scivid.cli import main; sys.exit(main(sys.argv[1:]))'
+    return subprocess.run([sys.executable, '-c', code, 'suite', *ARGS, '--out', str(out), *extra],
+                          capture_output=True, text=True, timeout=600)
 
 
 def _submit_and_interrupt(out) -> str:
@@ -63,14 +63,16 @@ def _submit_and_interrupt(out) -> str:
     return json.loads(record.read_text())['job_id']
 
 
-def test_slurm_suite_gives_the_local_records(tmp_path, monkeypatch, capsys):
+def test_slurm_suite_gives_the_local_records(tmp_path, monkeypatch):
     _slurm_or_skip()
     monkeypatch.delenv('SCIVID_DATA_DIR', raising=False)  # mini-SciVid
     monkeypatch.setenv('PYTHONPATH', os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]))  # the jobs import this scivid
     job = _submit_and_interrupt(tmp_path / 'slurm')
-    assert _suite(tmp_path / 'slurm', *SLURM) == 0, capsys.readouterr()  # the same command again, while the job runs
-    assert capsys.readouterr().out.split('\n')[0] == '1 runs done, 0 already complete, 0 failed'  # it waited for the job
-    assert _suite(tmp_path / 'local') == 0, capsys.readouterr()
+    again = _suite(tmp_path / 'slurm', *SLURM)  # the same command again, while the job runs
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.split('\n')[0] == '1 runs done, 0 already complete, 0 failed', again.stdout  # it waited for the job
+    local = _suite(tmp_path / 'local')
+    assert local.returncode == 0, local.stderr[-2000:]
     assert json.loads((tmp_path / 'slurm' / RUN / SLURM_JOB).read_text())['job_id'] == job  # waited, did not resubmit
     assert [p.name for p in (tmp_path / 'slurm' / 'slurm').iterdir() if p.is_dir()] == [str(job)]  # submitit's logs: one job
     assert not (tmp_path / 'local' / RUN / SLURM_JOB).exists()
