@@ -17,10 +17,10 @@ from .records import ShardedRecords, write_records, shard_path, glob_escape
 
 # %% auto #0
 __all__ = ['ENCODED', 'LABELS', 'FLY_CLASSES', 'CALMS21_CLASSES', 'FLY_LABEL_COUNTS', 'CALMS21_LABEL_COUNTS', 'TYPHOON_FLOATS',
-           'TYPHOON_INTS', 'STIR_POINTS', 'DATASETS', 'WEATHER_DATASET', 'encode_image', 'decode_image', 'Frames',
-           'decode_behaviour', 'encode_behaviour', 'decode_typhoon', 'encode_typhoon', 'decode_stir', 'encode_stir',
-           'decode_movi', 'encode_movi', 'Layout', 'resolve_split', 'split_prefix', 'write_split', 'check_finite',
-           'SplitDataset', 'open_split']
+           'TYPHOON_INTS', 'STIR_POINTS', 'DATASETS', 'WEATHER_DATASET', 'encode_image', 'decode_image', 'write_video',
+           'Frames', 'decode_behaviour', 'encode_behaviour', 'decode_typhoon', 'encode_typhoon', 'decode_stir',
+           'encode_stir', 'decode_movi', 'encode_movi', 'Layout', 'resolve_split', 'split_prefix', 'write_split',
+           'check_finite', 'SplitDataset', 'open_split']
 
 # %% ../nbs/03_datasets.ipynb #8b0f93bd
 def encode_image(image: np.ndarray, # uint8 [H, W] grey or [H, W, 3] RGB
@@ -55,6 +55,23 @@ def _decode_into(data: bytes, out: np.ndarray | None, grey: bool = False) -> np.
     if a.shape != out.shape: raise ValueError(f"{a.shape[1]}x{a.shape[0]} pixels, not {out.shape[1]}x{out.shape[0]}")
     out[...] = a
     return out
+
+# %% ../nbs/03_datasets.ipynb #2348868a
+def write_video(path, # .mp4 file to write
+                frames: np.ndarray, # uint8 [F, H, W] grey or [F, H, W, 3]
+                fps: int = 30,
+               ) -> Path:
+    "Write frames as an MPEG-4 video (high bit rate: little loss)."
+    import av  # here: reading and writing records never needs it
+    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, -1)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), 'w') as out:
+        stream = out.add_stream('mpeg4', rate=fps)
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = rgb.shape[2], rgb.shape[1], 'yuv420p', 8_000_000
+        for img in rgb:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format='rgb24')): out.mux(packet)
+        for packet in stream.encode(): out.mux(packet)
+    return Path(path)
 
 # %% ../nbs/03_datasets.ipynb #28c9f425
 class Frames:

@@ -11,7 +11,7 @@ from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import phase
 from .cost import timed
 from .feature_cache import (FeatureTable, build_lock, cache_identity, create_store, stored_item, _compute,
-                                  _open_existing, _open_arrays)
+                                  _open_existing, _open_arrays, _write)
 
 # %% auto #0
 __all__ = ['process_share', 'feature_table_part']
@@ -25,11 +25,6 @@ def process_share(pairs, # (view, example) pairs
     return [(v, i) for v, i in pairs if i % count == index]
 
 # %% ../nbs/65_distributed.ipynb #a4b65f0a
-def _write_features(arrays: dict, v: int, i: int, item: dict, shared: tuple, first: bool) -> None:
-    "Write one example's arrays (not its done mark); `shared` ones only from the first of its views computed."
-    writes = [arrays[k][0 if k in shared else v, i].write(a) for k, a in item.items() if first or k not in shared]
-    for w in writes: w.result()
-
 def _mark_done(path: Path, pairs: list, progress: bool) -> np.ndarray:
     "Mark `pairs` done under the cache's lock; returns the whole done array [V, N] as now on disk."
     with build_lock(path, progress):
@@ -68,7 +63,7 @@ def feature_table_part(backbone, # frozen backbone (preprocess / encode / descri
                 if arrays is None:  # the first example computed here: create the store, or open another process's
                     arrays = _create_or_open(path, identity, item, shared, ex, f, last_step, progress)
                     item = stored_item(ex, f, dtype, f'example {i} (view {v})', with_features='features' in arrays)
-                _write_features(arrays, v, i, item, shared, first=not done[:, i].any())
+                _write(arrays, v, i, item, shared, first=not done[:, i].any(), mark_done=False)
                 done[v, i] = True
             done |= _mark_done(path, pairs, progress)
     _barrier(f'feature cache {path.name}')

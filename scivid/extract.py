@@ -11,6 +11,7 @@ import av
 import xarray as xr
 from tqdm import tqdm  # text bars: a saved notebook shows their final state
 from .core import ScividError, phase
+from .datasets import write_video
 from .devices import BatchBackoff, extraction_line
 from .backbones import embed
 from .zoo import load_backbone
@@ -26,16 +27,11 @@ def write_test_video(path, # .mp4 file to write
                     ) -> Path:
     "A small mp4 of a white square moving right on black (for tests and examples)."
     h, w = size
-    with av.open(str(path), 'w') as out:
-        stream = out.add_stream('mpeg4', rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, 'yuv420p'
-        for i in range(frames):
-            img = np.zeros((h, w, 3), np.uint8)
-            x = int(i * (w - 16) / max(frames - 1, 1))
-            img[h // 2 - 8:h // 2 + 8, x:x + 16] = 255
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format='rgb24')): out.mux(packet)
-        for packet in stream.encode(): out.mux(packet)
-    return Path(path)
+    video = np.zeros((frames, h, w, 3), np.uint8)
+    for i in range(frames):
+        x = int(i * (w - 16) / max(frames - 1, 1))
+        video[i, h // 2 - 8:h // 2 + 8, x:x + 16] = 255
+    return write_video(path, video, fps)
 
 # %% ../nbs/26_extract.ipynb #68debf59
 CLIP_SIZE = 224  # the shared SciVid clip size that every task's frames are resized to

@@ -210,7 +210,9 @@ def _compute(backbone, batch: list[dict], backoff: BatchBackoff | None = None) -
     ends = np.cumsum(counts)
     return [{k: v[e - c:e] for k, v in feats.items()} for c, e in zip(counts, ends)]
 
-def _write(arrays: dict, v: int, i: int, item: dict, shared: tuple = (), first: bool = True) -> None:
+def _write(arrays: dict, v: int, i: int, item: dict, shared: tuple = (), first: bool = True,
+           mark_done: bool = True, # False: the caller marks it (several processes mark under the cache's lock)
+          ) -> None:
     "Write one example's arrays (`shared` ones into their one copy, by its `first` computed view), then mark it done."
     absent = [name for name in arrays if name != 'done' and name not in item]
     if absent:  # an unwritten chunk reads as zeros: never let it stand for this example's values
@@ -222,7 +224,7 @@ def _write(arrays: dict, v: int, i: int, item: dict, shared: tuple = (), first: 
                               f"({tuple(arrays[name].shape[2:]) if name in arrays else 'absent'}); all examples must match")
     writes = [arrays[name][0 if name in shared else v, i].write(a) for name, a in item.items() if first or name not in shared]
     for w in writes: w.result()
-    arrays['done'][v, i].write(True).result()
+    if mark_done: arrays['done'][v, i].write(True).result()
 
 # %% ../nbs/25_feature_cache.ipynb #d0f6b8c5
 @contextmanager

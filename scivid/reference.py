@@ -6,7 +6,8 @@
 from __future__ import annotations
 import pandas as pd
 import numpy as np
-from .results import RESULT_KEYS, RECORD_DEFAULTS, with_defaults
+from .results import RESULT_KEYS, RECORD_DEFAULTS
+from .studies import study_values
 
 # %% auto #0
 __all__ = ['HEADLINE_METRICS', 'HEADLINE_READOUTS', 'TASK_LABELS', 'PAPER_BACKBONES', 'PAPER_PARAMS_M', 'PAPER_FROZEN',
@@ -84,18 +85,14 @@ def headline_values(results: pd.DataFrame, # records with columns RESULT_KEYS + 
                     split: str = 'test', # evaluated split
                    ) -> pd.DataFrame:
     "Headline metric per (data, task, backbone, readout) of protocol runs: each run's last step, mean over seeds."
-    results = with_defaults(results)
-    metric = results.task.map(HEADLINE_METRICS)
-    protocol = (results.shots == 0) & (results.train_size == 0) & (results.frame_order == 'original')  # no study's runs
-    rows = results[(results.metric == metric) & (results.split == split) & protocol].copy()
-    views = rows['views'].fillna(0).astype(int)
+    v = study_values(results, split)
+    v = v[(v.shots == 0) & (v.train_size == 0) & (v.frame_order == 'original')].copy()  # no study's runs
+    views = v['views'].fillna(0).astype(int)
     # runs that reused K cached augmentation views, or fine-tuned the backbone, are their own rows, never averaged with
     # the protocol's frozen ones
-    rows['backbone'] = rows.backbone.where(views == 0, rows.backbone + ' (' + views.astype(str) + ' views)')
-    rows['backbone'] = rows.backbone.where(~rows.finetune.astype(bool), rows.backbone + ' (fine-tuned)')
-    keys = ['data', 'task', 'backbone', 'readout']
-    last = rows.sort_values('step').groupby([*keys, 'seed'], sort=False).value.last().reset_index()
-    return last.groupby(keys).value.mean().reset_index()
+    v['backbone'] = v.backbone.where(views == 0, v.backbone + ' (' + views.astype(str) + ' views)')
+    v['backbone'] = v.backbone.where(~v.finetune.astype(bool), v.backbone + ' (fine-tuned)')
+    return v.groupby(['data', 'task', 'backbone', 'readout']).value.mean().reset_index()
 
 # %% ../nbs/63_reference.ipynb #68ac8714
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:

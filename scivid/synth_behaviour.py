@@ -6,11 +6,10 @@
 from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
-import av
 import numpy as np
 from PIL import Image
 from .clips import resize_video
-from .datasets import Frames, write_split, FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LABEL_COUNTS
+from .datasets import Frames, write_split, write_video, FLY_CLASSES, FLY_LABEL_COUNTS, CALMS21_CLASSES, CALMS21_LABEL_COUNTS
 
 # %% auto #0
 __all__ = ['MIN_FRAMES', 'MAX_FRAMES', 'SUBSTEPS', 'MINI_SPLIT_SIZES', 'MIN_PER_CLASS', 'TWO_LABEL_FRACTION', 'SWITCH_AT',
@@ -22,7 +21,7 @@ __all__ = ['MIN_FRAMES', 'MAX_FRAMES', 'SUBSTEPS', 'MINI_SPLIT_SIZES', 'MIN_PER_
            'mouse_mounting', 'mouse_not_interacting', 'switch_tracks', 'draw_fly', 'draw_mouse', 'render_frames',
            'behaviour_tracks', 'fly_scene', 'mouse_scene', 'split_classes', 'two_label_records', 'behaviour_example',
            'behaviour_examples', 'write_mini_behaviour', 'write_mini_flyvsfly', 'write_mini_calms21', 'behaviour_video',
-           'write_video', 'write_frame_labels', 'write_mini_videos']
+           'write_frame_labels', 'write_mini_videos']
 
 # %% ../nbs/06_synth_behaviour.ipynb #44f92a42
 MIN_FRAMES, MAX_FRAMES = 16, 24  # frames per mini record, drawn per record (the release's records hold 16 or more)
@@ -454,21 +453,6 @@ def behaviour_video(dataset: str, # 'flyvsfly' or 'calms21'
     return np.concatenate(frames), np.concatenate(labels)
 
 # %% ../nbs/06_synth_behaviour.ipynb #6c946cb2
-def write_video(path, # .mp4 file to write
-                frames: np.ndarray, # uint8 [F, H, W] grey or [F, H, W, 3]
-                fps: int = 30,
-               ) -> Path:
-    "Write frames as an MPEG-4 video (high bit rate: little loss)."
-    rgb = frames if frames.ndim == 4 else np.repeat(frames[..., None], 3, -1)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), 'w') as out:
-        stream = out.add_stream('mpeg4', rate=fps)
-        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = rgb.shape[2], rgb.shape[1], 'yuv420p', 8_000_000
-        for img in rgb:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format='rgb24')): out.mux(packet)
-        for packet in stream.encode(): out.mux(packet)
-    return Path(path)
-
 def write_frame_labels(path, # .csv file to write
                        labels: np.ndarray, # int [F] class per frame
                        classes: tuple, # class names

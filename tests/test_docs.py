@@ -158,6 +158,16 @@ def test_experiment_notebooks_run_with_papermill_as_written():
         assert spec.get('name') == 'python3' and spec.get('language') == 'python', name
 
 
+def test_papermill_reads_every_parameter_of_the_experiment_notebooks():
+    "Papermill's parameter parser skips a line it cannot read (a quote inside a comment did): every name must come through."
+    import papermill as pm
+    for name in ('train', 'suite', 'paper'):
+        cell = next(c for c in json.loads((NBS / f'{name}.ipynb').read_text())['cells']
+                    if 'parameters' in c.get('metadata', {}).get('tags', []))
+        assigned = re.findall(r'^(\w+) =', ''.join(cell['source']), re.M)
+        assert list(pm.inspect_notebook(str(NBS / f'{name}.ipynb'))) == assigned, name
+
+
 @pytest.fixture(scope='module')
 def proc_copy(tmp_path_factory):
     "A copy of the repository's files (not runs/, _proc/, _docs/) with nbdev_proc_nbs run in it."
