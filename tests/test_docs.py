@@ -158,6 +158,13 @@ def test_experiment_notebooks_run_with_papermill_as_written():
         assert spec.get('name') == 'python3' and spec.get('language') == 'python', name
 
 
+def test_ci_runs_the_readmes_test_command():
+    "CI's last command is the README's test command, word for word (what runs before it only starts services)."
+    readme = (ROOT / 'README.md').read_text()
+    command = [l.strip() for l in (ROOT / '.ci' / 'run').read_text().splitlines() if l.strip()][-1]
+    assert command == 'pip install -e ".[dev]" && bash tests/run.sh' and f'    {command}\n' in readme
+
+
 def test_papermill_reads_every_parameter_of_the_experiment_notebooks():
     "Papermill's parameter parser skips a line it cannot read (a quote inside a comment did): every name must come through."
     import papermill as pm
